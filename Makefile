@@ -1,0 +1,31 @@
+# fphint: guest free page hinting.  See README.md.
+SHELL := /bin/bash
+.PHONY: all deps kernel initramfs guest demo check clean distclean
+
+all: guest
+
+deps:
+	@scripts/deps.sh
+
+kernel: deps
+	@scripts/kernel-build.sh
+
+initramfs: deps
+	@scripts/initramfs.sh
+
+guest: kernel initramfs
+
+# Boot a 2 GiB guest, free 1 GiB, print host RSS next to fphint's counters,
+# then the same burst with stock page_reporting for comparison.
+demo: guest
+	@python3 scripts/demo.py
+
+# All tests: KUnit, sysfs selftest, end-to-end host RSS; ends "N passed, N failed".
+check: guest
+	@python3 scripts/check.py
+
+clean:
+	rm -rf build/kernel-out build/initramfs build/initrd.gz build/logs
+
+distclean:
+	rm -rf build

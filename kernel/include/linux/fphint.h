@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * fphint: guest free page hinting framework.
+ *
+ * The page allocator tells fphint about every block it finishes merging
+ * (fphint_notify_free()); fphint selects free ranges, hands them to a
+ * transport (the hypervisor discards them) and puts them back marked
+ * PageReported.  See Documentation/mm/fphint.rst.
+ */
+#ifndef _LINUX_FPHINT_H
+#define _LINUX_FPHINT_H
+
+#include <linux/jump_label.h>
+#include <linux/mmzone.h>
+#include <linux/percpu.h>
+#include <uapi/linux/fphint.h>
+
+struct page_reporting_dev_info;
+
+#ifdef CONFIG_FPHINT
+struct fphint_stats {
+	u64 cnt[FPHINT_STAT_NR];
+};
+DECLARE_PER_CPU(struct fphint_stats, fphint_stats);
+DECLARE_STATIC_KEY_FALSE(fphint_free_hook);
+extern unsigned int fphint_capture_min_order;
+
+void __fphint_notify_free(struct zone *zone, unsigned long pfn,
+			  unsigned int order);
+
+/*
+ * fphint_notify_free - a block of 2^@order pages at @pfn is now free
+ *
+ * Called by __free_one_page() after merging, with @zone->lock held and
+ * interrupts off.  Never sleeps, never allocates.  Pages put back by a
+ * reporter (FPI_SKIP_REPORT_NOTIFY) are not passed here.
+ */
+static __always_inline void fphint_notify_free(struct zone *zone,
+					       unsigned long pfn,
+					       unsigned int order, int mt)
+{
+	if (!static_branch_unlikely(&fphint_free_hook))
+		return;
+	/* Isolated and CMA blocks are not ours to take. */
+	if (unlikely(is_migrate_isolate(mt) || is_migrate_cma(mt)))
+		return;
+	if (order < READ_ONCE(fphint_capture_min_order)) {
+		this_cpu_inc(fphint_stats.cnt[FPHINT_STAT_BELOW_ORDER]);
+		return;
+	}
+	__fphint_notify_free(zone, pfn, order);
+}
+
+/*
+ * Reporting devices (virtio-balloon) call these instead of
+ * page_reporting_register()/unregister(): with fphint enabled at boot the
+ * device becomes the fphint transport @name, otherwise it goes to the
+ * stock page_reporting code unchanged.
+ */
+bool fphint_owns_reporting(void);
+int fphint_register_reporting_dev(struct page_reporting_dev_info *prdev,
+				  const char *name, unsigned int capacity);
+void fphint_unregister_reporting_dev(struct page_reporting_dev_info *prdev);
+#else
+static inline void fphint_notify_free(struct zone *zone, unsigned long pfn,
+				      unsigned int order, int mt) { }
+static inline bool fphint_owns_reporting(void) { return false; }
+static inline int
+fphint_register_reporting_dev(struct page_reporting_dev_info *prdev,
+			      const char *name, unsigned int capacity)
+{
+	return -ENODEV;
+}
+static inline void
+fphint_unregister_reporting_dev(struct page_reporting_dev_info *prdev) { }
+#endif
+
+#endif /* _LINUX_FPHINT_H */

@@ -1,0 +1,250 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fphint capture stages: where candidate free blocks come from.
+ *
+ * percpu:     the free path appends the pfn of every block it finished
+ *             merging (order >= min_order) to a per-CPU buffer; the worker
+ *             swaps full or aged buffers out.  Costs one uncontended
+ *             per-CPU lock per captured free, nothing else.
+ * buddy-scan: the upstream page_reporting way: the worker walks the free
+ *             lists for blocks not yet reported.  Finds memory that was
+ *             free before fphint was enabled.
+ */
+#include <linux/mm.h>
+#include <linux/mmzone.h>
+#include <linux/slab.h>
+
+#include "../internal.h"
+#include "fphint.h"
+
+/* ---- percpu --------------------------------------------------------- */
+
+struct fphint_pcp {
+	/*
+	 * Taken inside zone->lock by the free path (interrupts are off) and
+	 * alone by the worker and by resizing, with interrupts off too.
+	 */
+	spinlock_t lock;
+	unsigned long *cur;	/* being filled by the free path */
+	unsigned long *spare;	/* handed to the worker on the next swap */
+	unsigned int nr;
+	unsigned int cap;
+};
+static DEFINE_PER_CPU(struct fphint_pcp, fphint_pcp);
+
+/*
+ * The block just freed at @pfn (2^@order pages) swallowed the previous
+ * entry: one buffer slot then covers a whole run of merges.
+ */
+bool fphint_capture_coalesces(unsigned long prev, unsigned long pfn,
+			      unsigned int order)
+{
+	return prev >= pfn && prev - pfn < (1UL << order);
+}
+
+static void percpu_notify_free(struct zone *zone, unsigned long pfn,
+			       unsigned int order)
+{
+	struct fphint_pcp *p = this_cpu_ptr(&fphint_pcp);
+	unsigned long flags;
+	unsigned int nr;
+
+	spin_lock_irqsave(&p->lock, flags);
+	nr = p->nr;
+	if (nr && fphint_capture_coalesces(p->cur[nr - 1], pfn, order)) {
+		p->cur[nr - 1] = pfn;
+		spin_unlock_irqrestore(&p->lock, flags);
+		fphint_count(FPHINT_STAT_DUPLICATES, 1);
+		return;
+	}
+	if (nr >= p->cap) {
+		/* The worker is behind; the block stays free, just unreported. */
+		spin_unlock_irqrestore(&p->lock, flags);
+		fphint_count(FPHINT_STAT_DROPPED, 1);
+		return;
+	}
+	p->cur[nr] = pfn;
+	p->nr = nr + 1;
+	spin_unlock_irqrestore(&p->lock, flags);
+	fphint_count(FPHINT_STAT_CAPTURED, 1);
+
+	if (nr + 1 == p->cap)
+		fphint_kick(true);
+	else if (nr == 0)
+		fphint_kick(false);
+}
+
+static unsigned long *percpu_collect(struct fphint_pass *pass,
+				     unsigned int *nr)
+{
+	int cpu = pass->cpu;
+
+	while ((cpu = cpumask_next(cpu, cpu_possible_mask)) < nr_cpu_ids) {
+		struct fphint_pcp *p = per_cpu_ptr(&fphint_pcp, cpu);
+		unsigned long *full;
+
+		/* Unlocked peek: a racing free kicks another pass anyway. */
+		if (!READ_ONCE(p->nr))
+			continue;
+		spin_lock_irq(&p->lock);
+		full = p->cur;
+		*nr = p->nr;
+		p->cur = p->spare;
+		p->spare = full;
+		p->nr = 0;
+		spin_unlock_irq(&p->lock);
+		pass->cpu = cpu;
+		/* The worker is done with spare before it swaps again. */
+		return full;
+	}
+	pass->cpu = cpu;
+	return NULL;
+}
+
+static void percpu_flush(void)
+{
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		struct fphint_pcp *p = per_cpu_ptr(&fphint_pcp, cpu);
+
+		spin_lock_irq(&p->lock);
+		p->nr = 0;
+		spin_unlock_irq(&p->lock);
+	}
+}
+
+/*
+ * New buffers for a new capture_batch.  fphint_mutex held, so the worker
+ * does not hold a spare buffer.  All or nothing: on -ENOMEM nothing
+ * changed.  Captured entries are kept up to the new size.
+ */
+int fphint_capture_resize(unsigned int batch)
+{
+	unsigned long **bufs;
+	int cpu, i = 0;
+
+	bufs = kcalloc(2 * nr_cpu_ids, sizeof(*bufs), GFP_KERNEL);
+	if (!bufs)
+		return -ENOMEM;
+	for_each_possible_cpu(cpu) {
+		bufs[2 * cpu] = kvmalloc_array(batch, sizeof(long), GFP_KERNEL);
+		bufs[2 * cpu + 1] = kvmalloc_array(batch, sizeof(long), GFP_KERNEL);
+		if (!bufs[2 * cpu] || !bufs[2 * cpu + 1])
+			goto nomem;
+	}
+	for_each_possible_cpu(cpu) {
+		struct fphint_pcp *p = per_cpu_ptr(&fphint_pcp, cpu);
+		unsigned long *old_cur, *old_spare;
+		unsigned int keep;
+
+		spin_lock_irq(&p->lock);
+		keep = min(p->nr, batch);
+		if (keep)
+			memcpy(bufs[2 * cpu], p->cur, keep * sizeof(long));
+		if (p->nr > keep)
+			fphint_count(FPHINT_STAT_DROPPED, p->nr - keep);
+		old_cur = p->cur;
+		old_spare = p->spare;
+		p->cur = bufs[2 * cpu];
+		p->spare = bufs[2 * cpu + 1];
+		p->nr = keep;
+		p->cap = batch;
+		spin_unlock_irq(&p->lock);
+		/* The old buffers are freed below, through bufs[]. */
+		bufs[2 * cpu] = old_cur;
+		bufs[2 * cpu + 1] = old_spare;
+	}
+	i = 2 * nr_cpu_ids;
+nomem:
+	/* On success this frees the old buffers, on failure the new ones. */
+	for (cpu = 0; cpu < 2 * nr_cpu_ids; cpu++)
+		kvfree(bufs[cpu]);
+	kfree(bufs);
+	return i ? 0 : -ENOMEM;
+}
+
+int fphint_capture_init(void)
+{
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		spin_lock_init(&per_cpu_ptr(&fphint_pcp, cpu)->lock);
+	return fphint_capture_resize(fphint_tunable(CAPTURE_BATCH));
+}
+
+static struct fphint_capture_ops fphint_capture_percpu = {
+	.stage.name	= FPHINT_CAPTURE_PERCPU,
+	.notify_free	= percpu_notify_free,
+	.collect	= percpu_collect,
+	.flush		= percpu_flush,
+};
+
+/* ---- buddy-scan ----------------------------------------------------- */
+
+#define FPHINT_SCAN_CHUNK	512
+static unsigned long fphint_scan_buf[FPHINT_SCAN_CHUNK];
+
+static void scan_notify_free(struct zone *zone, unsigned long pfn,
+			     unsigned int order)
+{
+	fphint_kick(false);
+}
+
+/* One chunk of unreported free blocks per zone and call. */
+static unsigned long *scan_collect(struct fphint_pass *pass, unsigned int *nr)
+{
+	struct zone *zone;
+	int idx = 0;
+
+	for_each_populated_zone(zone) {
+		unsigned int order, mt, n = 0;
+
+		if (idx++ < pass->zone_cursor)
+			continue;
+		pass->zone_cursor = idx;
+
+		spin_lock_irq(&zone->lock);
+		for (order = MAX_ORDER - 1; order + 1 > pass->min_order; order--) {
+			for (mt = 0; mt < MIGRATE_TYPES; mt++) {
+				struct page *page;
+
+				if (is_migrate_isolate(mt) || is_migrate_cma(mt))
+					continue;
+				list_for_each_entry(page,
+					&zone->free_area[order].free_list[mt],
+					buddy_list) {
+					if (PageReported(page))
+						continue;
+					if (n == FPHINT_SCAN_CHUNK) {
+						pass->more = true;
+						goto full;
+					}
+					fphint_scan_buf[n++] = page_to_pfn(page);
+				}
+			}
+			if (!order)
+				break;
+		}
+full:
+		spin_unlock_irq(&zone->lock);
+		if (n) {
+			fphint_count(FPHINT_STAT_CAPTURED, n);
+			*nr = n;
+			return fphint_scan_buf;
+		}
+	}
+	return NULL;
+}
+
+static struct fphint_capture_ops fphint_capture_scan = {
+	.stage.name	= FPHINT_CAPTURE_BUDDY_SCAN,
+	.notify_free	= scan_notify_free,
+	.collect	= scan_collect,
+};
+
+void fphint_capture_register(void)
+{
+	fphint_register_stage(FPHINT_KIND_CAPTURE, &fphint_capture_percpu.stage);
+	fphint_register_stage(FPHINT_KIND_CAPTURE, &fphint_capture_scan.stage);
+}

@@ -1,0 +1,639 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fphint core: stage registry, configuration and the reporting worker.
+ *
+ * A pass: the capture stage hands out chunks of candidate pfns, the
+ * selection stage resolves them to free buddy blocks and isolates them in
+ * batches, the transport reports each batch and the core puts every
+ * isolated block back, marked PageReported when the host had it.
+ */
+#define pr_fmt(fmt) "fphint: " fmt
+
+#include <linux/debugfs.h>
+#include <linux/init.h>
+#include <linux/mm.h>
+#include <linux/page_reporting.h>
+#include <linux/slab.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+
+#include "../internal.h"
+#include "../page_reporting.h"
+#include "fphint.h"
+
+DEFINE_PER_CPU(struct fphint_stats, fphint_stats);
+DEFINE_STATIC_KEY_FALSE(fphint_free_hook);
+unsigned int fphint_capture_min_order __read_mostly;
+
+DEFINE_MUTEX(fphint_mutex);
+/* Nests inside fphint_mutex; lets readers list stages without a pass in the way. */
+static DEFINE_MUTEX(fphint_stage_mutex);
+static atomic_t fphint_abort = ATOMIC_INIT(0);
+static DECLARE_WAIT_QUEUE_HEAD(fphint_abort_wq);
+atomic_long_t fphint_isolated_now = ATOMIC_LONG_INIT(0);
+
+unsigned int fphint_tunables[FPHINT_TUNABLE_NR] = {
+#define FPHINT_X_DEF(NAME, name, def, min, max) [FPHINT_TUNABLE_##NAME] = def,
+	FPHINT_TUNABLES(FPHINT_X_DEF)
+#undef FPHINT_X_DEF
+};
+
+static const struct {
+	unsigned int min, max;
+} fphint_tunable_range[FPHINT_TUNABLE_NR] = {
+#define FPHINT_X_RANGE(NAME, name, def, min, max) [FPHINT_TUNABLE_##NAME] = { min, max },
+	FPHINT_TUNABLES(FPHINT_X_RANGE)
+#undef FPHINT_X_RANGE
+};
+
+const char * const fphint_kind_names[FPHINT_KIND_NR] = {
+	[FPHINT_KIND_CAPTURE] = "capture",
+	[FPHINT_KIND_SELECTION] = "selection",
+	[FPHINT_KIND_TRANSPORT] = "transport",
+	[FPHINT_KIND_THROTTLE] = "throttle",
+};
+
+static struct list_head fphint_stages[FPHINT_KIND_NR] = {
+	LIST_HEAD_INIT(fphint_stages[0]), LIST_HEAD_INIT(fphint_stages[1]),
+	LIST_HEAD_INIT(fphint_stages[2]), LIST_HEAD_INIT(fphint_stages[3]),
+};
+static struct fphint_stage *fphint_cur[FPHINT_KIND_NR];
+
+const struct fphint_capture_ops *fphint_capture;
+const struct fphint_selection_ops *fphint_selection;
+struct fphint_transport *fphint_transport_cur;
+const struct fphint_throttle_ops *fphint_throttle;
+
+/*
+ * The transport the admin (or the default) asked for.  A device transport
+ * that registers under this name becomes current, also after a re-probe.
+ */
+static char fphint_transport_want[FPHINT_STAGE_NAME_MAX] = FPHINT_TRANSPORT_VIRTIO;
+
+/* fphint.enabled= on the command line: 0 leaves devices to page_reporting. */
+static bool fphint_boot_enabled = true;
+static bool fphint_enabled;
+
+static struct workqueue_struct *fphint_wq;
+static void fphint_worker(struct work_struct *work);
+static DECLARE_DELAYED_WORK(fphint_work, fphint_worker);
+static struct fphint_pass fphint_the_pass;
+
+/* Fault injection for tests: fail every Nth report (debugfs). */
+static u32 fphint_fail_every;
+static u32 fphint_report_seq;
+
+static int __init fphint_setup_enabled(char *s)
+{
+	if (kstrtobool(s, &fphint_boot_enabled))
+		pr_warn("ignoring invalid fphint.enabled=%s\n", s);
+	return 1;
+}
+__setup("fphint.enabled=", fphint_setup_enabled);
+
+bool fphint_owns_reporting(void)
+{
+	return fphint_boot_enabled;
+}
+EXPORT_SYMBOL_GPL(fphint_owns_reporting);
+
+/* ---- stage registry ------------------------------------------------- */
+
+struct list_head *fphint_stage_list(enum fphint_kind kind)
+{
+	return &fphint_stages[kind];
+}
+
+struct fphint_stage *fphint_find_stage(enum fphint_kind kind, const char *name)
+{
+	struct fphint_stage *s;
+
+	list_for_each_entry(s, &fphint_stages[kind], node)
+		if (sysfs_streq(s->name, name))
+			return s;
+	return NULL;
+}
+
+void fphint_stages_read_lock(void)
+{
+	mutex_lock(&fphint_stage_mutex);
+}
+
+void fphint_stages_read_unlock(void)
+{
+	mutex_unlock(&fphint_stage_mutex);
+}
+
+struct fphint_stage *fphint_current_stage(enum fphint_kind kind)
+{
+	return fphint_cur[kind];
+}
+
+static void fphint_make_current(enum fphint_kind kind, struct fphint_stage *s)
+{
+	fphint_cur[kind] = s;
+	switch (kind) {
+	case FPHINT_KIND_CAPTURE:
+		if (fphint_capture && fphint_capture->flush)
+			fphint_capture->flush();
+		WRITE_ONCE(fphint_capture,
+			   container_of(s, struct fphint_capture_ops, stage));
+		break;
+	case FPHINT_KIND_SELECTION:
+		fphint_selection = container_of(s, struct fphint_selection_ops, stage);
+		break;
+	case FPHINT_KIND_TRANSPORT:
+		fphint_transport_cur = container_of(s, struct fphint_transport, stage);
+		break;
+	case FPHINT_KIND_THROTTLE:
+		fphint_throttle = container_of(s, struct fphint_throttle_ops, stage);
+		if (fphint_throttle->reset)
+			fphint_throttle->reset();
+		break;
+	default:
+		break;
+	}
+}
+
+/* Registration may happen before fphint_init() (device probe order). */
+void fphint_register_stage(enum fphint_kind kind, struct fphint_stage *s)
+{
+	fphint_config_lock();
+	mutex_lock(&fphint_stage_mutex);
+	list_add_tail(&s->node, &fphint_stages[kind]);
+	if (!fphint_cur[kind] ||
+	    (kind == FPHINT_KIND_TRANSPORT &&
+	     !strcmp(s->name, fphint_transport_want)))
+		fphint_make_current(kind, s);
+	mutex_unlock(&fphint_stage_mutex);
+	fphint_config_unlock();
+}
+
+void fphint_unregister_stage(enum fphint_kind kind, struct fphint_stage *s)
+{
+	fphint_config_lock();
+	mutex_lock(&fphint_stage_mutex);
+	list_del(&s->node);
+	/* Only device transports go away; fall back to the first (null). */
+	if (fphint_cur[kind] == s)
+		fphint_make_current(kind, list_first_entry(&fphint_stages[kind],
+							   struct fphint_stage, node));
+	mutex_unlock(&fphint_stage_mutex);
+	fphint_config_unlock();
+}
+
+/* ---- configuration -------------------------------------------------- */
+
+/*
+ * Writers stop a running pass at its next batch instead of waiting for it
+ * to finish: a rate-limited pass over gigabytes could take minutes.
+ */
+void fphint_config_lock(void)
+{
+	atomic_inc(&fphint_abort);
+	wake_up_all(&fphint_abort_wq);
+	mutex_lock(&fphint_mutex);
+}
+
+void fphint_config_unlock(void)
+{
+	mutex_unlock(&fphint_mutex);
+	atomic_dec(&fphint_abort);
+	if (READ_ONCE(fphint_enabled))
+		fphint_kick(false);
+}
+
+bool fphint_is_enabled(void)
+{
+	return READ_ONCE(fphint_enabled);
+}
+
+/* Called with fphint_mutex held. */
+static void __fphint_set_enabled(bool on)
+{
+	if (on == fphint_enabled)
+		return;
+	WRITE_ONCE(fphint_enabled, on);
+	if (on) {
+		static_branch_enable(&fphint_free_hook);
+	} else {
+		static_branch_disable(&fphint_free_hook);
+		if (fphint_capture->flush)
+			fphint_capture->flush();
+	}
+	pr_info("%s\n", on ? "enabled" : "disabled");
+}
+
+int fphint_set_enabled(bool on)
+{
+	fphint_config_lock();
+	__fphint_set_enabled(on);
+	fphint_config_unlock();
+	if (!on)
+		cancel_delayed_work_sync(&fphint_work);
+	return 0;
+}
+
+int fphint_set_stage(enum fphint_kind kind, const char *name)
+{
+	struct fphint_stage *s;
+	int err = 0;
+
+	fphint_config_lock();
+	mutex_lock(&fphint_stage_mutex);
+	s = fphint_find_stage(kind, name);
+	if (!s) {
+		err = -EINVAL;
+	} else {
+		if (kind == FPHINT_KIND_TRANSPORT)
+			strscpy(fphint_transport_want, s->name,
+				sizeof(fphint_transport_want));
+		if (s != fphint_cur[kind])
+			fphint_make_current(kind, s);
+	}
+	mutex_unlock(&fphint_stage_mutex);
+	fphint_config_unlock();
+	return err;
+}
+
+int fphint_set_tunable(enum fphint_tunable t, unsigned long val)
+{
+	int err = 0;
+
+	if (t >= FPHINT_TUNABLE_NR || val < fphint_tunable_range[t].min ||
+	    val > fphint_tunable_range[t].max)
+		return -EINVAL;
+	if (t == FPHINT_TUNABLE_MIN_ORDER && val >= MAX_ORDER)
+		return -EINVAL;
+
+	fphint_config_lock();
+	if (t == FPHINT_TUNABLE_CAPTURE_BATCH)
+		err = fphint_capture_resize(val);
+	if (!err) {
+		WRITE_ONCE(fphint_tunables[t], val);
+		if (t == FPHINT_TUNABLE_MIN_ORDER)
+			WRITE_ONCE(fphint_capture_min_order, val);
+		if (t == FPHINT_TUNABLE_RATELIMIT_MIB_S && fphint_throttle->reset)
+			fphint_throttle->reset();
+	}
+	fphint_config_unlock();
+	return err;
+}
+
+u64 fphint_stat_sum(enum fphint_stat stat)
+{
+	u64 sum = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		sum += per_cpu(fphint_stats, cpu).cnt[stat];
+	return sum;
+}
+
+/* ---- free path ------------------------------------------------------ */
+
+void __fphint_notify_free(struct zone *zone, unsigned long pfn,
+			  unsigned int order)
+{
+	READ_ONCE(fphint_capture)->notify_free(zone, pfn, order);
+}
+
+/*
+ * Ask for a pass: @now when a capture buffer is full, else after
+ * report_delay_ms so that frees can batch up (and memory that is reused at
+ * once is never reported).  Safe from the free path: it neither sleeps nor
+ * allocates, and queue_delayed_work() is a no-op when a pass is pending.
+ */
+void fphint_kick(bool now)
+{
+	if (unlikely(!fphint_wq))
+		return;
+	if (now)
+		mod_delayed_work(fphint_wq, &fphint_work, 0);
+	else if (!delayed_work_pending(&fphint_work))
+		queue_delayed_work(fphint_wq, &fphint_work,
+			msecs_to_jiffies(fphint_tunable(REPORT_DELAY_MS)));
+}
+
+/* ---- worker --------------------------------------------------------- */
+
+bool fphint_pass_stop(struct fphint_pass *pass)
+{
+	return atomic_read(&fphint_abort) || !READ_ONCE(fphint_enabled);
+}
+
+/*
+ * Find the free buddy block containing @page.  zone->lock held.  Returns
+ * its head and order, or NULL when @page is not free.
+ */
+struct page *fphint_buddy_head(struct page *page, unsigned int *order)
+{
+	unsigned long pfn = page_to_pfn(page);
+	unsigned int o;
+
+	for (o = 0; o < MAX_ORDER; o++) {
+		struct page *head = page - (pfn & ((1UL << o) - 1));
+
+		/* A buddy never spans zones; only read blocks we hold. */
+		if (page_zone_id(head) != page_zone_id(page))
+			return NULL;
+		/* Heads are aligned to their order, so this one spans @page. */
+		if (PageBuddy(head) && buddy_order(head) >= o) {
+			*order = buddy_order(head);
+			return head;
+		}
+	}
+	return NULL;
+}
+
+/* Put back @pass's isolated blocks; zone->lock held. */
+static void fphint_putback(struct fphint_pass *pass, struct zone *zone,
+			   bool reported)
+{
+	unsigned int i;
+
+	lockdep_assert_held(&zone->lock);
+	for (i = 0; i < pass->nents; i++) {
+		struct scatterlist *sg = &pass->sgl[i];
+		struct page *page = sg_page(sg);
+		unsigned int order = get_order(sg->length);
+
+		__putback_isolated_page(page, order,
+					get_pageblock_migratetype(page));
+		atomic_long_sub(1UL << order, &fphint_isolated_now);
+		/*
+		 * Merged with a neighbour on the way back: the bigger block
+		 * is not all reported, leave it to a later pass.
+		 */
+		if (reported && PageBuddy(page) && buddy_order(page) == order)
+			__SetPageReported(page);
+	}
+	pass->nents = 0;
+}
+
+/*
+ * Report the isolated batch with zone->lock dropped, then put it back.
+ * Enters and leaves with zone->lock held.  Every isolated block goes back,
+ * whatever the transport says.
+ */
+static void fphint_flush(struct fphint_pass *pass, struct zone *zone)
+{
+	struct fphint_transport *t = fphint_transport_cur;
+	unsigned long pages = 0;
+	unsigned int i;
+	int err;
+
+	if (!pass->nents)
+		return;
+	spin_unlock_irq(&zone->lock);
+
+	for (i = 0; i < pass->nents; i++)
+		pages += pass->sgl[i].length >> PAGE_SHIFT;
+	sg_mark_end(&pass->sgl[pass->nents - 1]);
+	if (fphint_fail_every && ++fphint_report_seq % fphint_fail_every == 0)
+		err = -EIO;
+	else
+		err = t->report(t, pass->sgl, pass->nents);
+	sg_unmark_end(&pass->sgl[pass->nents - 1]);
+
+	if (err) {
+		fphint_count(FPHINT_STAT_REPORT_ERRORS, 1);
+		pr_warn_ratelimited("%s: report of %u ranges failed: %d\n",
+				    t->stage.name, pass->nents, err);
+	} else {
+		fphint_count(FPHINT_STAT_REPORTS, 1);
+		fphint_count(FPHINT_STAT_REPORTED_PAGES, pages);
+		fphint_count(FPHINT_STAT_REPORTED_BYTES, pages << PAGE_SHIFT);
+		pass->reported += pages;
+		if (fphint_throttle->account)
+			fphint_throttle->account(pages << PAGE_SHIFT);
+	}
+
+	spin_lock_irq(&zone->lock);
+	fphint_putback(pass, zone, !err);
+}
+
+/* Ask the throttle; waits happen here, without locks. */
+static bool fphint_admit(struct fphint_pass *pass, struct zone *zone)
+{
+	long ret;
+
+	while ((ret = fphint_throttle->admit(zone)) > 0) {
+		if (wait_event_timeout(fphint_abort_wq,
+				       atomic_read(&fphint_abort),
+				       msecs_to_jiffies(ret)))
+			return false;
+	}
+	if (ret < 0) {
+		fphint_count(FPHINT_STAT_THROTTLED, 1);
+		return false;
+	}
+	return true;
+}
+
+/* Start work on @zone: false (and no lock) when the throttle says no. */
+bool fphint_zone_lock(struct fphint_pass *pass, struct zone *zone)
+{
+	pass->zone_skipped = !fphint_admit(pass, zone);
+	if (pass->zone_skipped)
+		return false;
+	spin_lock_irq(&zone->lock);
+	return true;
+}
+
+void fphint_zone_unlock(struct fphint_pass *pass, struct zone *zone)
+{
+	fphint_flush(pass, zone);
+	spin_unlock_irq(&zone->lock);
+}
+
+/*
+ * Resolve @pfn to the free block now holding it and isolate that block
+ * into the pass's batch, reporting when the batch is full.  zone->lock
+ * held (dropped and retaken around a report).  Returns the first pfn after
+ * the resolved block so the caller can skip entries it covers, or 0.
+ */
+unsigned long fphint_take(struct fphint_pass *pass, struct zone *zone,
+			  unsigned long pfn)
+{
+	struct page *page = pfn_to_page(pfn), *head;
+	unsigned long head_pfn, end;
+	unsigned int order;
+	int mt;
+
+	lockdep_assert_held(&zone->lock);
+	head = fphint_buddy_head(page, &order);
+	if (!head) {
+		fphint_count(FPHINT_STAT_STALE, 1);
+		return 0;
+	}
+	head_pfn = page_to_pfn(head);
+	end = head_pfn + (1UL << order);
+	if (PageReported(head)) {
+		fphint_count(FPHINT_STAT_DUPLICATES, 1);
+		return end;
+	}
+	if (order < pass->min_order) {
+		fphint_count(FPHINT_STAT_BELOW_ORDER, 1);
+		return end;
+	}
+	mt = get_pageblock_migratetype(head);
+	if (is_migrate_isolate(mt) || is_migrate_cma(mt)) {
+		fphint_count(FPHINT_STAT_SKIPPED_MIGRATETYPE, 1);
+		return end;
+	}
+	/* Refuses below the min watermark, like an allocation would. */
+	if (!__isolate_free_page(head, order)) {
+		fphint_count(FPHINT_STAT_THROTTLED, 1);
+		return end;
+	}
+	atomic_long_add(1UL << order, &fphint_isolated_now);
+	fphint_count(FPHINT_STAT_ISOLATED, 1);
+	sg_set_page(&pass->sgl[pass->nents++], head, PAGE_SIZE << order, 0);
+
+	if (pass->nents >= pass->batch) {
+		fphint_flush(pass, zone);
+		/* Memory may have run short, or the rate budget out, meanwhile. */
+		spin_unlock_irq(&zone->lock);
+		if (!fphint_admit(pass, zone))
+			pass->zone_skipped = true;
+		spin_lock_irq(&zone->lock);
+	}
+	return end;
+}
+
+static void fphint_worker(struct work_struct *work)
+{
+	struct fphint_pass *pass = &fphint_the_pass;
+	unsigned long *pfns;
+	unsigned int nr;
+
+	mutex_lock(&fphint_mutex);
+	if (!fphint_enabled)
+		goto out;
+
+	pass->batch = min3(fphint_tunable(REPORT_BATCH),
+			   fphint_transport_cur->capacity,
+			   (unsigned int)FPHINT_REPORT_BATCH_MAX);
+	pass->min_order = fphint_tunable(MIN_ORDER);
+	pass->cpu = -1;
+	pass->zone_cursor = 0;
+	pass->more = false;
+	pass->reported = 0;
+	fphint_count(FPHINT_STAT_PASSES, 1);
+
+	/* On abort, what is still in capture buffers waits for the next pass. */
+	while (!fphint_pass_stop(pass) &&
+	       (pfns = fphint_capture->collect(pass, &nr)))
+		fphint_selection->select(pass, pfns, nr);
+	WARN_ON_ONCE(pass->nents);
+
+	/* A scanning capture left work behind and is making progress. */
+	if (pass->more && pass->reported && !fphint_pass_stop(pass))
+		fphint_kick(true);
+out:
+	mutex_unlock(&fphint_mutex);
+}
+
+/* ---- device transports ---------------------------------------------- */
+
+static int fphint_prdev_report(struct fphint_transport *t,
+			       struct scatterlist *sgl, unsigned int nents)
+{
+	return t->prdev->report(t->prdev, sgl, nents);
+}
+
+static LIST_HEAD(fphint_devices);
+struct fphint_device {
+	struct fphint_transport t;
+	struct list_head node;
+};
+
+int fphint_register_reporting_dev(struct page_reporting_dev_info *prdev,
+				  const char *name, unsigned int capacity)
+{
+	struct fphint_device *dev;
+
+	if (!fphint_boot_enabled)
+		return page_reporting_register(prdev);
+
+	dev = kzalloc(sizeof(*dev), GFP_KERNEL);
+	if (!dev)
+		return -ENOMEM;
+	dev->t.stage.name = name;
+	dev->t.capacity = capacity;
+	dev->t.report = fphint_prdev_report;
+	dev->t.prdev = prdev;
+	mutex_lock(&fphint_mutex);
+	list_add(&dev->node, &fphint_devices);
+	mutex_unlock(&fphint_mutex);
+	fphint_register_stage(FPHINT_KIND_TRANSPORT, &dev->t.stage);
+	pr_info("transport %s registered (%u ranges per report)\n", name, capacity);
+	return 0;
+}
+EXPORT_SYMBOL_GPL(fphint_register_reporting_dev);
+
+void fphint_unregister_reporting_dev(struct page_reporting_dev_info *prdev)
+{
+	struct fphint_device *dev, *found = NULL;
+
+	if (!fphint_boot_enabled) {
+		page_reporting_unregister(prdev);
+		return;
+	}
+	mutex_lock(&fphint_mutex);
+	list_for_each_entry(dev, &fphint_devices, node)
+		if (dev->t.prdev == prdev)
+			found = dev;
+	if (found)
+		list_del(&found->node);
+	mutex_unlock(&fphint_mutex);
+	if (!found)
+		return;
+	/* Waits for a report in flight: the pass holds fphint_mutex. */
+	fphint_unregister_stage(FPHINT_KIND_TRANSPORT, &found->t.stage);
+	pr_info("transport %s unregistered\n", found->t.stage.name);
+	kfree(found);
+}
+EXPORT_SYMBOL_GPL(fphint_unregister_reporting_dev);
+
+static int __init fphint_init(void)
+{
+	struct dentry *dir;
+	int err;
+
+	/* The first registered of each kind is the default. */
+	fphint_capture_register();
+	fphint_selection_register();
+	fphint_transport_register();
+	fphint_throttle_register();
+	err = fphint_capture_init();
+	if (err)
+		return err;
+	fphint_wq = alloc_workqueue("fphint", WQ_UNBOUND | WQ_FREEZABLE, 1);
+	if (!fphint_wq)
+		return -ENOMEM;
+
+	dir = debugfs_create_dir("fphint", NULL);
+	debugfs_create_u32("fail_every_n_reports", 0600, dir, &fphint_fail_every);
+
+	err = fphint_sysfs_init();
+	if (err)
+		pr_warn("sysfs interface unavailable: %d\n", err);
+
+	if (!fphint_boot_enabled) {
+		pr_info("disabled on the command line; page_reporting keeps the devices\n");
+		return 0;
+	}
+	/*
+	 * del_page_from_free_list() clears PageReported only while this key
+	 * is on; it is the stock "reported pages exist" key, never disabled.
+	 */
+	static_branch_enable(&page_reporting_enabled);
+	mutex_lock(&fphint_mutex);
+	__fphint_set_enabled(true);
+	mutex_unlock(&fphint_mutex);
+	return 0;
+}
+subsys_initcall(fphint_init);
+

@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * fphint internals shared by core, stages and sysfs.
+ *
+ * Locking overview:
+ *  - fphint_mutex serialises configuration changes with the reporting
+ *    worker: a pass runs entirely under it, so a stage or tunable never
+ *    changes under a running pass.  Writers raise fphint_abort first so a
+ *    long pass (rate limited, slow device) ends at the next batch.
+ *  - zone->lock is taken by selection to resolve and isolate, and dropped
+ *    around every report.
+ *  - the percpu capture buffers have their own per-CPU spinlock, nested
+ *    inside zone->lock on the free path and taken alone by the worker.
+ */
+#ifndef _MM_FPHINT_FPHINT_H
+#define _MM_FPHINT_FPHINT_H
+
+#include <linux/fphint.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/scatterlist.h>
+
+/* Largest report the framework builds; a transport may take fewer. */
+#define FPHINT_REPORT_BATCH_MAX		256
+
+/* A named, registered implementation of one stage. */
+struct fphint_stage {
+	const char *name;
+	struct list_head node;
+};
+
+struct fphint_pass;
+
+struct fphint_capture_ops {
+	struct fphint_stage stage;
+	/* Free path: zone->lock held, interrupts off; never sleeps. */
+	void (*notify_free)(struct zone *zone, unsigned long pfn,
+			    unsigned int order);
+	/*
+	 * Worker: hand out the next chunk of candidate pfns for this pass,
+	 * or NULL when there is none.  The chunk stays valid until the next
+	 * call.
+	 */
+	unsigned long *(*collect)(struct fphint_pass *pass, unsigned int *nr);
+	/* Forget what was captured (stage switch, disable). */
+	void (*flush)(void);
+};
+
+struct fphint_selection_ops {
+	struct fphint_stage stage;
+	void (*select)(struct fphint_pass *pass, unsigned long *pfns,
+		       unsigned int nr);
+};
+
+struct fphint_transport {
+	struct fphint_stage stage;
+	/* Most ranges one report may carry. */
+	unsigned int capacity;
+	/*
+	 * Hand @nents ranges to the host and wait until it is done with
+	 * them.  Called without locks, may sleep.  0 means the host had them.
+	 */
+	int (*report)(struct fphint_transport *t, struct scatterlist *sgl,
+		      unsigned int nents);
+	struct page_reporting_dev_info *prdev;
+};
+
+struct fphint_throttle_ops {
+	struct fphint_stage stage;
+	/*
+	 * Before a batch is isolated in @zone, without locks: 0 to go on,
+	 * > 0 to wait that many ms and ask again, < 0 to leave the zone
+	 * alone for this pass.
+	 */
+	long (*admit)(struct zone *zone);
+	/* @bytes were just reported. */
+	void (*account)(unsigned long bytes);
+	/* Stage (re)selected: start from a clean state. */
+	void (*reset)(void);
+};
+
+/* One worker pass; only the worker touches it. */
+struct fphint_pass {
+	struct scatterlist sgl[FPHINT_REPORT_BATCH_MAX];
+	unsigned int nents;		/* isolated, not yet reported */
+	unsigned int batch;		/* ranges per report this pass */
+	unsigned int min_order;
+	unsigned int cpu;		/* percpu collect cursor */
+	int zone_cursor;		/* buddy-scan collect cursor */
+	bool zone_skipped;		/* throttle turned the zone away */
+	bool more;			/* capture has more than it handed out */
+	unsigned long reported;		/* pages reported this pass */
+};
+
+extern struct mutex fphint_mutex;
+extern unsigned int fphint_tunables[FPHINT_TUNABLE_NR];
+extern const struct fphint_capture_ops *fphint_capture;
+extern const struct fphint_selection_ops *fphint_selection;
+extern struct fphint_transport *fphint_transport_cur;
+extern const struct fphint_throttle_ops *fphint_throttle;
+extern atomic_long_t fphint_isolated_now;
+
+#define fphint_tunable(t)	READ_ONCE(fphint_tunables[FPHINT_TUNABLE_##t])
+
+static inline void fphint_count(enum fphint_stat stat, unsigned long n)
+{
+	this_cpu_add(fphint_stats.cnt[stat], n);
+}
+
+/* Stage registries (core.c). */
+enum fphint_kind {
+	FPHINT_KIND_CAPTURE,
+	FPHINT_KIND_SELECTION,
+	FPHINT_KIND_TRANSPORT,
+	FPHINT_KIND_THROTTLE,
+	FPHINT_KIND_NR,
+};
+extern const char * const fphint_kind_names[FPHINT_KIND_NR];
+void fphint_register_stage(enum fphint_kind kind, struct fphint_stage *s);
+void fphint_unregister_stage(enum fphint_kind kind, struct fphint_stage *s);
+struct fphint_stage *fphint_find_stage(enum fphint_kind kind,
+				       const char *name);
+struct fphint_stage *fphint_current_stage(enum fphint_kind kind);
+struct list_head *fphint_stage_list(enum fphint_kind kind);
+void fphint_stages_read_lock(void);
+void fphint_stages_read_unlock(void);
+
+/* Configuration (core.c), called from sysfs; 0 or -errno, nothing changed on error. */
+int fphint_set_enabled(bool on);
+bool fphint_is_enabled(void);
+int fphint_set_stage(enum fphint_kind kind, const char *name);
+int fphint_set_tunable(enum fphint_tunable t, unsigned long val);
+u64 fphint_stat_sum(enum fphint_stat stat);
+void fphint_config_lock(void);
+void fphint_config_unlock(void);
+
+/* Worker side helpers for selections (core.c). */
+void fphint_kick(bool now);
+bool fphint_pass_stop(struct fphint_pass *pass);
+bool fphint_zone_lock(struct fphint_pass *pass, struct zone *zone);
+void fphint_zone_unlock(struct fphint_pass *pass, struct zone *zone);
+unsigned long fphint_take(struct fphint_pass *pass, struct zone *zone,
+			  unsigned long pfn);
+struct page *fphint_buddy_head(struct page *page, unsigned int *order);
+
+/* Capture helpers (capture.c). */
+int fphint_capture_init(void);
+int fphint_capture_resize(unsigned int batch);
+bool fphint_capture_coalesces(unsigned long prev, unsigned long pfn,
+			      unsigned int order);
+
+/* Throttle helpers (throttle.c), pure so KUnit can drive them. */
+bool fphint_hysteresis(bool was, unsigned long val, unsigned long floor,
+		       unsigned long hyst);
+struct fphint_bucket {
+	s64 tokens;		/* bytes; negative after a burst */
+	u64 last_ns;
+};
+long fphint_bucket_wait_ms(struct fphint_bucket *b, u64 now_ns, u64 rate);
+void fphint_bucket_charge(struct fphint_bucket *b, u64 bytes);
+
+/* Selection helper (selection.c). */
+unsigned int fphint_sort_unique(unsigned long *pfns, unsigned int nr);
+
+void fphint_capture_register(void);
+void fphint_selection_register(void);
+void fphint_transport_register(void);
+void fphint_throttle_register(void);
+int fphint_sysfs_init(void);
+
+#endif /* _MM_FPHINT_FPHINT_H */

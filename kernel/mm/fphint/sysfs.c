@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * /sys/kernel/mm/fphint/: one value per file.  Stage files read like
+ * "[percpu] buddy-scan" and take one of the names listed; tunables take a
+ * decimal in the range of include/uapi/linux/fphint.h; stats/ holds one
+ * counter per file.  A rejected write returns -EINVAL and changes nothing.
+ */
+#include <linux/kobject.h>
+#include <linux/mm.h>
+#include <linux/sysfs.h>
+
+#include "fphint.h"
+
+static ssize_t enabled_show(struct kobject *kobj, struct kobj_attribute *attr,
+			    char *buf)
+{
+	return sysfs_emit(buf, "%d\n", fphint_is_enabled());
+}
+
+static ssize_t enabled_store(struct kobject *kobj, struct kobj_attribute *attr,
+			     const char *buf, size_t count)
+{
+	unsigned int val;
+	int err;
+
+	err = kstrtouint(buf, 10, &val);
+	if (err || val > 1)
+		return -EINVAL;
+	err = fphint_set_enabled(val);
+	return err ?: count;
+}
+static struct kobj_attribute enabled_attr = __ATTR_RW(enabled);
+
+/* ---- stages --------------------------------------------------------- */
+
+struct fphint_stage_attr {
+	struct kobj_attribute attr;
+	enum fphint_kind kind;
+};
+
+static ssize_t stage_show(struct kobject *kobj, struct kobj_attribute *attr,
+			  char *buf)
+{
+	enum fphint_kind kind = container_of(attr, struct fphint_stage_attr, attr)->kind;
+	struct fphint_stage *s, *cur;
+	int len = 0;
+
+	fphint_stages_read_lock();
+	cur = fphint_current_stage(kind);
+	list_for_each_entry(s, fphint_stage_list(kind), node)
+		len += sysfs_emit_at(buf, len, s == cur ? "%s[%s]" : "%s%s",
+				     len ? " " : "", s->name);
+	fphint_stages_read_unlock();
+	return len + sysfs_emit_at(buf, len, "\n");
+}
+
+static ssize_t stage_store(struct kobject *kobj, struct kobj_attribute *attr,
+			   const char *buf, size_t count)
+{
+	enum fphint_kind kind = container_of(attr, struct fphint_stage_attr, attr)->kind;
+
+	return fphint_set_stage(kind, buf) ?: count;
+}
+
+#define FPHINT_STAGE_ATTR(_kind, _name)					\
+	static struct fphint_stage_attr _name##_attr = {		\
+		.attr = __ATTR(_name, 0644, stage_show, stage_store),	\
+		.kind = _kind,						\
+	}
+FPHINT_STAGE_ATTR(FPHINT_KIND_CAPTURE, capture);
+FPHINT_STAGE_ATTR(FPHINT_KIND_SELECTION, selection);
+FPHINT_STAGE_ATTR(FPHINT_KIND_TRANSPORT, transport);
+FPHINT_STAGE_ATTR(FPHINT_KIND_THROTTLE, throttle);
+
+/* ---- tunables ------------------------------------------------------- */
+
+struct fphint_tunable_attr {
+	struct kobj_attribute attr;
+	enum fphint_tunable t;
+};
+
+static ssize_t tunable_show(struct kobject *kobj, struct kobj_attribute *attr,
+			    char *buf)
+{
+	enum fphint_tunable t = container_of(attr, struct fphint_tunable_attr, attr)->t;
+
+	return sysfs_emit(buf, "%u\n", READ_ONCE(fphint_tunables[t]));
+}
+
+static ssize_t tunable_store(struct kobject *kobj, struct kobj_attribute *attr,
+			     const char *buf, size_t count)
+{
+	enum fphint_tunable t = container_of(attr, struct fphint_tunable_attr, attr)->t;
+	unsigned long val;
+	int err;
+
+	if (kstrtoul(buf, 10, &val))
+		return -EINVAL;
+	err = fphint_set_tunable(t, val);
+	return err ?: count;
+}
+
+#define FPHINT_X_ATTR(NAME, name, def, min, max)			\
+	static struct fphint_tunable_attr name##_attr = {		\
+		.attr = __ATTR(name, 0644, tunable_show, tunable_store),\
+		.t = FPHINT_TUNABLE_##NAME,				\
+	};
+FPHINT_TUNABLES(FPHINT_X_ATTR)
+#undef FPHINT_X_ATTR
+
+static struct attribute *fphint_attrs[] = {
+	&enabled_attr.attr,
+	&capture_attr.attr.attr,
+	&selection_attr.attr.attr,
+	&transport_attr.attr.attr,
+	&throttle_attr.attr.attr,
+#define FPHINT_X_LIST(NAME, name, def, min, max) &name##_attr.attr.attr,
+	FPHINT_TUNABLES(FPHINT_X_LIST)
+#undef FPHINT_X_LIST
+	NULL,
+};
+
+static const struct attribute_group fphint_group = {
+	.attrs = fphint_attrs,
+};
+
+/* ---- stats ---------------------------------------------------------- */
+
+struct fphint_stat_attr {
+	struct kobj_attribute attr;
+	enum fphint_stat stat;
+};
+
+static ssize_t stat_show(struct kobject *kobj, struct kobj_attribute *attr,
+			 char *buf)
+{
+	enum fphint_stat stat = container_of(attr, struct fphint_stat_attr, attr)->stat;
+
+	return sysfs_emit(buf, "%llu\n", fphint_stat_sum(stat));
+}
+
+#define FPHINT_X_ATTR(NAME, name)					\
+	static struct fphint_stat_attr stat_##name##_attr = {		\
+		.attr = __ATTR(name, 0444, stat_show, NULL),		\
+		.stat = FPHINT_STAT_##NAME,				\
+	};
+FPHINT_STATS(FPHINT_X_ATTR)
+#undef FPHINT_X_ATTR
+
+/* A gauge, not a counter: pages off the free lists in a report right now. */
+static ssize_t isolated_now_pages_show(struct kobject *kobj,
+				       struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%ld\n", atomic_long_read(&fphint_isolated_now));
+}
+static struct kobj_attribute isolated_now_pages_attr = __ATTR_RO(isolated_now_pages);
+
+static struct attribute *fphint_stat_attrs[] = {
+#define FPHINT_X_LIST(NAME, name) &stat_##name##_attr.attr.attr,
+	FPHINT_STATS(FPHINT_X_LIST)
+#undef FPHINT_X_LIST
+	&isolated_now_pages_attr.attr,
+	NULL,
+};
+
+static const struct attribute_group fphint_stat_group = {
+	.name = "stats",
+	.attrs = fphint_stat_attrs,
+};
+
+static const struct attribute_group *fphint_groups[] = {
+	&fphint_group,
+	&fphint_stat_group,
+	NULL,
+};
+
+int fphint_sysfs_init(void)
+{
+	struct kobject *kobj;
+	int err;
+
+	kobj = kobject_create_and_add("fphint", mm_kobj);
+	if (!kobj)
+		return -ENOMEM;
+	err = sysfs_create_groups(kobj, fphint_groups);
+	if (err)
+		kobject_put(kobj);
+	return err;
+}

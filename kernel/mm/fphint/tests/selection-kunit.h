@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * KUnit tests for fphint selection: sorting and de-duplication of captured
+ * pfns, capture-time coalescing and resolving a pfn to its buddy block.
+ * Included at the bottom of selection.c.
+ */
+#ifndef _FPHINT_SELECTION_KUNIT_H
+#define _FPHINT_SELECTION_KUNIT_H
+
+#include <kunit/test.h>
+#include <linux/gfp.h>
+
+static void fphint_test_sort_unique(struct kunit *test)
+{
+	unsigned long pfns[] = { 900, 16, 512, 16, 900, 3, 512, 512 };
+	unsigned long want[] = { 3, 16, 512, 900 };
+	unsigned int n, i;
+
+	n = fphint_sort_unique(pfns, ARRAY_SIZE(pfns));
+	KUNIT_ASSERT_EQ(test, n, ARRAY_SIZE(want));
+	for (i = 0; i < n; i++)
+		KUNIT_EXPECT_EQ(test, pfns[i], want[i]);
+
+	/* Degenerate inputs. */
+	KUNIT_EXPECT_EQ(test, fphint_sort_unique(pfns, 0), 0U);
+	pfns[0] = 7;
+	KUNIT_EXPECT_EQ(test, fphint_sort_unique(pfns, 1), 1U);
+	KUNIT_EXPECT_EQ(test, pfns[0], 7UL);
+}
+
+static void fphint_test_coalesce(struct kunit *test)
+{
+	/* Previous entry 0x13 merged into the order-4 block at 0x10. */
+	KUNIT_EXPECT_TRUE(test, fphint_capture_coalesces(0x13, 0x10, 4));
+	KUNIT_EXPECT_TRUE(test, fphint_capture_coalesces(0x10, 0x10, 4));
+	KUNIT_EXPECT_TRUE(test, fphint_capture_coalesces(0x1f, 0x10, 4));
+	/* Just outside either end. */
+	KUNIT_EXPECT_FALSE(test, fphint_capture_coalesces(0x20, 0x10, 4));
+	KUNIT_EXPECT_FALSE(test, fphint_capture_coalesces(0x0f, 0x10, 4));
+	/* A smaller block never swallows a different head. */
+	KUNIT_EXPECT_FALSE(test, fphint_capture_coalesces(0x11, 0x10, 0));
+}
+
+/* A pfn inside a freed block resolves to a free head spanning it. */
+static void fphint_test_buddy_head(struct kunit *test)
+{
+	const unsigned int order = 4;
+	struct page *page, *head;
+	struct zone *zone;
+	unsigned long pfn, head_pfn;
+	unsigned int got = 0;
+
+	page = alloc_pages(GFP_KERNEL, order);
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	pfn = page_to_pfn(page) + 5;
+	zone = page_zone(page);
+
+	/* Allocated: nothing to resolve. */
+	spin_lock_irq(&zone->lock);
+	head = fphint_buddy_head(pfn_to_page(pfn), &got);
+	spin_unlock_irq(&zone->lock);
+	KUNIT_EXPECT_NULL(test, head);
+
+	/* Order 4 is above what the pcp lists cache: straight to the buddy. */
+	__free_pages(page, order);
+
+	spin_lock_irq(&zone->lock);
+	head = fphint_buddy_head(pfn_to_page(pfn), &got);
+	if (head) {
+		head_pfn = page_to_pfn(head);
+		KUNIT_EXPECT_TRUE(test, PageBuddy(head));
+		KUNIT_EXPECT_GE(test, got, order);
+		KUNIT_EXPECT_LE(test, head_pfn, pfn);
+		KUNIT_EXPECT_GT(test, head_pfn + (1UL << got), pfn);
+		KUNIT_EXPECT_EQ(test, head_pfn & ((1UL << got) - 1), 0UL);
+	}
+	spin_unlock_irq(&zone->lock);
+	/* Someone may have allocated it in between; that is not a failure. */
+	if (!head)
+		kunit_skip(test, "block reused before it could be resolved");
+}
+
+static struct kunit_case fphint_selection_cases[] = {
+	KUNIT_CASE(fphint_test_sort_unique),
+	KUNIT_CASE(fphint_test_coalesce),
+	KUNIT_CASE(fphint_test_buddy_head),
+	{}
+};
+
+static struct kunit_suite fphint_selection_suite = {
+	.name = "fphint-selection",
+	.test_cases = fphint_selection_cases,
+};
+kunit_test_suite(fphint_selection_suite);
+
+#endif /* _FPHINT_SELECTION_KUNIT_H */

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * KUnit tests for fphint throttling: watermark hysteresis and the rate
+ * limiter's token bucket.  Included at the bottom of throttle.c.
+ */
+#ifndef _FPHINT_THROTTLE_KUNIT_H
+#define _FPHINT_THROTTLE_KUNIT_H
+
+#include <kunit/test.h>
+
+static void fphint_test_hysteresis(struct kunit *test)
+{
+	/* Floor 100, hysteresis 20: engage below 100, release at 120. */
+	KUNIT_EXPECT_FALSE(test, fphint_hysteresis(false, 150, 100, 20));
+	KUNIT_EXPECT_FALSE(test, fphint_hysteresis(false, 100, 100, 20));
+	KUNIT_EXPECT_TRUE(test, fphint_hysteresis(false, 99, 100, 20));
+	/* Once engaged it holds inside the band... */
+	KUNIT_EXPECT_TRUE(test, fphint_hysteresis(true, 100, 100, 20));
+	KUNIT_EXPECT_TRUE(test, fphint_hysteresis(true, 119, 100, 20));
+	/* ...and lets go above it. */
+	KUNIT_EXPECT_FALSE(test, fphint_hysteresis(true, 120, 100, 20));
+	/* A zero floor never throttles. */
+	KUNIT_EXPECT_FALSE(test, fphint_hysteresis(false, 0, 0, 0));
+}
+
+static void fphint_test_bucket(struct kunit *test)
+{
+	const u64 rate = 100ULL << 20;	/* 100 MiB/s */
+	struct fphint_bucket b = { .tokens = rate, .last_ns = 0 };
+	long ms;
+
+	/* Full bucket: go. */
+	KUNIT_EXPECT_EQ(test, fphint_bucket_wait_ms(&b, 0, rate), 0L);
+	/* Spend 150 MiB: 50 MiB in debt, half a second to wait. */
+	fphint_bucket_charge(&b, 150ULL << 20);
+	ms = fphint_bucket_wait_ms(&b, 0, rate);
+	KUNIT_EXPECT_GE(test, ms, 500L);
+	KUNIT_EXPECT_LE(test, ms, 501L);
+	/* After that wait it may go again. */
+	KUNIT_EXPECT_EQ(test, fphint_bucket_wait_ms(&b, ms * NSEC_PER_MSEC, rate), 0L);
+	/* Idle for an hour: only one second of burst is kept. */
+	fphint_bucket_wait_ms(&b, 3600ULL * NSEC_PER_SEC, rate);
+	KUNIT_EXPECT_EQ(test, b.tokens, (s64)rate);
+	/* The largest rate does not overflow. */
+	b.tokens = 0;
+	b.last_ns = 0;
+	KUNIT_EXPECT_EQ(test, fphint_bucket_wait_ms(&b, NSEC_PER_SEC, 1ULL << 40), 0L);
+	KUNIT_EXPECT_EQ(test, b.tokens, (s64)(1ULL << 40));
+}
+
+static struct kunit_case fphint_throttle_cases[] = {
+	KUNIT_CASE(fphint_test_hysteresis),
+	KUNIT_CASE(fphint_test_bucket),
+	{}
+};
+
+static struct kunit_suite fphint_throttle_suite = {
+	.name = "fphint-throttle",
+	.test_cases = fphint_throttle_cases,
+};
+kunit_test_suite(fphint_throttle_suite);
+
+#endif /* _FPHINT_THROTTLE_KUNIT_H */

@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fphint throttle stages: when not to take free memory away.
+ *
+ * watermark: leave a zone alone while its free pages are below the high
+ *            watermark plus a reserve, and stop everywhere while
+ *            MemAvailable is below low_mem_pct of RAM; both resume with
+ *            hysteresis so hinting does not flap at the edge.
+ * ratelimit: report at most ratelimit_mib_s MiB per second (token bucket,
+ *            one second of burst).
+ * none:      no limit beyond the min watermark every isolation obeys.
+ */
+#include <linux/ktime.h>
+#include <linux/math64.h>
+#include <linux/mm.h>
+#include <linux/vmstat.h>
+
+#include "fphint.h"
+
+/* Reserve above the high watermark, as upstream: 32 pageblocks. */
+#define FPHINT_WMARK_RESERVE_BLOCKS	32
+/* Resume only this far above a floor. */
+#define FPHINT_LOWMEM_HYST_PCT		2
+
+/* Throttled state with hysteresis: engage below @floor, release above @floor + @hyst. */
+bool fphint_hysteresis(bool was, unsigned long val, unsigned long floor,
+		       unsigned long hyst)
+{
+	return was ? val < floor + hyst : val < floor;
+}
+
+static DECLARE_BITMAP(wmark_zone_throttled, MAX_NUMNODES * MAX_NR_ZONES);
+static bool wmark_lowmem_throttled;
+
+static long wmark_admit(struct zone *zone)
+{
+	unsigned long total = totalram_pages();
+	unsigned long reserve = FPHINT_WMARK_RESERVE_BLOCKS << pageblock_order;
+	unsigned int id = zone_to_nid(zone) * MAX_NR_ZONES + zone_idx(zone);
+	bool was, now;
+
+	was = wmark_lowmem_throttled;
+	now = fphint_hysteresis(was, si_mem_available(),
+				total / 100 * fphint_tunable(LOW_MEM_PCT),
+				total / 100 * FPHINT_LOWMEM_HYST_PCT);
+	if (now != was) {
+		wmark_lowmem_throttled = now;
+		pr_info("fphint: low memory, hinting %s\n", now ? "paused" : "resumed");
+	}
+	if (now)
+		return -1;
+
+	was = test_bit(id, wmark_zone_throttled);
+	now = fphint_hysteresis(was, zone_page_state(zone, NR_FREE_PAGES),
+				high_wmark_pages(zone) + reserve, reserve);
+	if (now != was)
+		assign_bit(id, wmark_zone_throttled, now);
+	return now ? -1 : 0;
+}
+
+static void wmark_reset(void)
+{
+	bitmap_zero(wmark_zone_throttled, MAX_NUMNODES * MAX_NR_ZONES);
+	wmark_lowmem_throttled = false;
+}
+
+static struct fphint_throttle_ops fphint_throttle_watermark = {
+	.stage.name	= FPHINT_THROTTLE_WATERMARK,
+	.admit		= wmark_admit,
+	.reset		= wmark_reset,
+};
+
+/* ---- ratelimit ------------------------------------------------------ */
+
+/*
+ * Refill @b for the time since it was last seen and tell how long to wait
+ * until it holds tokens again (0: go).  @rate in bytes per second; the
+ * bucket holds at most one second's worth.
+ */
+long fphint_bucket_wait_ms(struct fphint_bucket *b, u64 now_ns, u64 rate)
+{
+	u64 elapsed = now_ns - b->last_ns;
+
+	b->last_ns = now_ns;
+	if (elapsed > NSEC_PER_SEC)
+		elapsed = NSEC_PER_SEC;
+	b->tokens = min_t(s64, b->tokens +
+			  mul_u64_u64_div_u64(rate, elapsed, NSEC_PER_SEC),
+			  rate);
+	if (b->tokens > 0)
+		return 0;
+	/* Round up so a wait always makes the bucket positive. */
+	return div64_u64((u64)(-b->tokens) * MSEC_PER_SEC, rate) + 1;
+}
+
+void fphint_bucket_charge(struct fphint_bucket *b, u64 bytes)
+{
+	b->tokens -= bytes;
+}
+
+static struct fphint_bucket ratelimit_bucket;
+
+static u64 ratelimit_rate(void)
+{
+	return (u64)fphint_tunable(RATELIMIT_MIB_S) << 20;
+}
+
+static long ratelimit_admit(struct zone *zone)
+{
+	return fphint_bucket_wait_ms(&ratelimit_bucket, ktime_get_ns(),
+				     ratelimit_rate());
+}
+
+static void ratelimit_account(unsigned long bytes)
+{
+	fphint_bucket_charge(&ratelimit_bucket, bytes);
+}
+
+static void ratelimit_reset(void)
+{
+	ratelimit_bucket.tokens = ratelimit_rate();
+	ratelimit_bucket.last_ns = ktime_get_ns();
+}
+
+static struct fphint_throttle_ops fphint_throttle_ratelimit = {
+	.stage.name	= FPHINT_THROTTLE_RATELIMIT,
+	.admit		= ratelimit_admit,
+	.account	= ratelimit_account,
+	.reset		= ratelimit_reset,
+};
+
+static long none_admit(struct zone *zone)
+{
+	return 0;
+}
+
+static struct fphint_throttle_ops fphint_throttle_none = {
+	.stage.name	= FPHINT_THROTTLE_NONE,
+	.admit		= none_admit,
+};
+
+void fphint_throttle_register(void)
+{
+	fphint_register_stage(FPHINT_KIND_THROTTLE, &fphint_throttle_watermark.stage);
+	fphint_register_stage(FPHINT_KIND_THROTTLE, &fphint_throttle_ratelimit.stage);
+	fphint_register_stage(FPHINT_KIND_THROTTLE, &fphint_throttle_none.stage);
+}
+
+#ifdef CONFIG_FPHINT_KUNIT_TEST
+#include "tests/throttle-kunit.h"
+#endif

@@ -1,0 +1,16 @@
+#!/bin/bash
+# Install what building and booting the guest needs (idempotent).
+source "$(dirname "$0")/lib.sh"
+PKGS=(linux-source-6.1 qemu-system-x86 busybox-static build-essential bc bison
+      flex libelf-dev libssl-dev ccache cpio xz-utils lz4 python3 rsync patch
+      libnl-genl-3-dev libnl-3-dev libjson-c-dev pkg-config gnuplot-nox)
+missing=()
+for p in "${PKGS[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	log "installing: ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

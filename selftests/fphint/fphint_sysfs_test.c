@@ -1,0 +1,453 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fphint sysfs selftest: every file under /sys/kernel/mm/fphint/ with
+ * valid and invalid writes (rejected with EINVAL, state unchanged), and
+ * each stage doing real work in a booted guest: counters that move,
+ * throttles that hold, injected transport failures that return every page.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+
+#define FP "/sys/kernel/mm/fphint/"
+#define FAIL_EVERY "/sys/kernel/debug/fphint/fail_every_n_reports"
+
+static int read_str(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = 0;
+	if (n && buf[n - 1] == '\n')
+		buf[n - 1] = 0;
+	return 0;
+}
+
+/* 0 or -errno of the write itself. */
+static int write_str(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+	int err = 0;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, strlen(val));
+	if (n < 0)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+static uint64_t read_u64(const char *path)
+{
+	char buf[64];
+
+	if (read_str(path, buf, sizeof(buf)))
+		return UINT64_MAX;
+	return strtoull(buf, NULL, 10);
+}
+
+static uint64_t stat_u64(const char *name)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), FP "stats/%s", name);
+	return read_u64(path);
+}
+
+/* The name in brackets of a stage file. */
+static int current_stage(const char *file, char *out, size_t len)
+{
+	char buf[256], *l, *r;
+
+	if (read_str(file, buf, sizeof(buf)))
+		return -1;
+	l = strchr(buf, '[');
+	r = l ? strchr(l, ']') : NULL;
+	if (!r || (size_t)(r - l) > len)
+		return -1;
+	memcpy(out, l + 1, r - l - 1);
+	out[r - l - 1] = 0;
+	return 0;
+}
+
+/* Allocate, touch and free @mib MiB. */
+static void churn(size_t mib)
+{
+	size_t bytes = mib << 20;
+	char *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return;
+	for (size_t off = 0; off < bytes; off += 4096)
+		p[off] = 1;
+	munmap(p, bytes);
+}
+
+/* Wait up to @secs for counter @name to pass @above; returns its value. */
+static uint64_t wait_stat_above(const char *name, uint64_t above, int secs)
+{
+	uint64_t v = stat_u64(name);
+
+	for (int i = 0; i < secs * 10 && v <= above; i++) {
+		usleep(100000);
+		v = stat_u64(name);
+	}
+	return v;
+}
+
+static uint64_t wait_isolated_zero(int secs)
+{
+	uint64_t v = stat_u64("isolated_now_pages");
+
+	for (int i = 0; i < secs * 10 && v; i++) {
+		usleep(100000);
+		v = stat_u64("isolated_now_pages");
+	}
+	return v;
+}
+
+static const struct { const char *file; const char *names[4]; } stages[] = {
+	{ FP "capture", { "percpu", "buddy-scan" } },
+	{ FP "selection", { "zone-sort", "fifo" } },
+	{ FP "throttle", { "watermark", "ratelimit", "none" } },
+	{ FP "transport", { "null" } },
+};
+
+static const struct { const char *name; unsigned long min, max; } tunables[] = {
+	{ "capture_batch", 16, 4096 },
+	{ "min_order", 0, 10 },
+	{ "report_batch", 1, 256 },
+	{ "report_delay_ms", 0, 60000 },
+	{ "low_mem_pct", 0, 90 },
+	{ "ratelimit_mib_s", 1, 1048576 },
+};
+
+/*
+ * Every test starts from and returns to the defaults, saved once: a test
+ * that fails half way must not leave the next one a strange state.
+ */
+FIXTURE(fphint) {
+	char saved[16][64];
+	char stage[4][32];
+};
+
+FIXTURE_SETUP(fphint)
+{
+	char path[128];
+
+	ASSERT_EQ(0, access(FP "enabled", F_OK)) TH_LOG("no fphint in this kernel");
+	for (size_t i = 0; i < ARRAY_SIZE(tunables); i++) {
+		snprintf(path, sizeof(path), FP "%s", tunables[i].name);
+		ASSERT_EQ(0, read_str(path, self->saved[i], sizeof(self->saved[i])));
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(stages); i++)
+		ASSERT_EQ(0, current_stage(stages[i].file, self->stage[i], sizeof(self->stage[i])));
+	ASSERT_EQ(0, write_str(FP "enabled", "1"));
+}
+
+FIXTURE_TEARDOWN(fphint)
+{
+	char path[128];
+
+	for (size_t i = 0; i < ARRAY_SIZE(tunables); i++) {
+		snprintf(path, sizeof(path), FP "%s", tunables[i].name);
+		write_str(path, self->saved[i]);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(stages); i++)
+		write_str(stages[i].file, self->stage[i]);
+	write_str(FAIL_EVERY, "0");
+	write_str(FP "enabled", "1");
+}
+
+TEST_F(fphint, enabled_file)
+{
+	char buf[16];
+
+	ASSERT_EQ(0, write_str(FP "enabled", "0"));
+	ASSERT_EQ(0, read_str(FP "enabled", buf, sizeof(buf)));
+	EXPECT_STREQ("0", buf);
+	static const char *bads[] = { "2", "-1", "yes", "", "1x", "99999999999999999999" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(bads); i++) {
+		const char *bad = bads[i];
+
+		EXPECT_EQ(-EINVAL, write_str(FP "enabled", bad)) TH_LOG("enabled <- '%s'", bad);
+		ASSERT_EQ(0, read_str(FP "enabled", buf, sizeof(buf)));
+		EXPECT_STREQ("0", buf);
+	}
+	ASSERT_EQ(0, write_str(FP "enabled", "1"));
+	ASSERT_EQ(0, read_str(FP "enabled", buf, sizeof(buf)));
+	EXPECT_STREQ("1", buf);
+}
+
+TEST_F(fphint, stage_files)
+{
+	char cur[32], buf[256];
+
+	for (size_t i = 0; i < ARRAY_SIZE(stages); i++) {
+		/* Reads list every name, the current one bracketed. */
+		ASSERT_EQ(0, read_str(stages[i].file, buf, sizeof(buf)));
+		for (int j = 0; j < 4 && stages[i].names[j]; j++) {
+			EXPECT_NE(NULL, strstr(buf, stages[i].names[j])) TH_LOG("%s: %s", stages[i].file, buf);
+			ASSERT_EQ(0, write_str(stages[i].file, stages[i].names[j]));
+			ASSERT_EQ(0, current_stage(stages[i].file, cur, sizeof(cur)));
+			EXPECT_STREQ(stages[i].names[j], cur);
+		}
+		/* Bad names change nothing. */
+		ASSERT_EQ(0, current_stage(stages[i].file, cur, sizeof(cur)));
+		static const char *bads[] = { "bogus", "", "[null]", "percpu buddy-scan", "PERCPU", "0" };
+
+		for (size_t k = 0; k < ARRAY_SIZE(bads); k++) {
+			const char *bad = bads[k];
+			char after[32];
+
+			EXPECT_EQ(-EINVAL, write_str(stages[i].file, bad)) TH_LOG("%s <- '%s'", stages[i].file, bad);
+			ASSERT_EQ(0, current_stage(stages[i].file, after, sizeof(after)));
+			EXPECT_STREQ(cur, after);
+		}
+	}
+}
+
+TEST_F(fphint, tunable_files)
+{
+	char path[128], val[32], before[64], after[64];
+
+	for (size_t i = 0; i < ARRAY_SIZE(tunables); i++) {
+		snprintf(path, sizeof(path), FP "%s", tunables[i].name);
+		/* Both ends of the range are accepted and read back. */
+		unsigned long ends[] = { tunables[i].min, tunables[i].max };
+
+		for (size_t k = 0; k < 2; k++) {
+			unsigned long v = ends[k];
+
+			snprintf(val, sizeof(val), "%lu", v);
+			EXPECT_EQ(0, write_str(path, val)) TH_LOG("%s <- %s", path, val);
+			ASSERT_EQ(0, read_str(path, after, sizeof(after)));
+			EXPECT_STREQ(val, after);
+		}
+		ASSERT_EQ(0, write_str(path, self->saved[i]));
+		ASSERT_EQ(0, read_str(path, before, sizeof(before)));
+		char below[32], above[32];
+
+		snprintf(below, sizeof(below), "%lu", tunables[i].min - 1);
+		snprintf(above, sizeof(above), "%lu", tunables[i].max + 1);
+		const char *bad[] = { above, "-1", "", "abc", "12abc", "0x10", "1.5",
+				      "18446744073709551616", "99999999999999999999999",
+				      tunables[i].min ? below : "-0x1" };
+		for (size_t j = 0; j < ARRAY_SIZE(bad); j++) {
+			EXPECT_EQ(-EINVAL, write_str(path, bad[j])) TH_LOG("%s <- '%s'", path, bad[j]);
+			ASSERT_EQ(0, read_str(path, after, sizeof(after)));
+			EXPECT_STREQ(before, after);
+		}
+	}
+}
+
+TEST_F(fphint, stats_files)
+{
+	static const char *names[] = { "captured", "dropped", "duplicates", "stale",
+		"below_order", "skipped_migratetype", "isolated", "reported_pages",
+		"reported_bytes", "reports", "report_errors", "throttled", "passes",
+		"isolated_now_pages" };
+	char path[128];
+
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		snprintf(path, sizeof(path), FP "stats/%s", names[i]);
+		EXPECT_NE(UINT64_MAX, read_u64(path)) TH_LOG("%s", path);
+		/* Read-only, even for root. */
+		EXPECT_EQ(-EACCES, write_str(path, "0")) TH_LOG("%s", path);
+	}
+}
+
+/* Unprivileged writers are turned away and nothing changes. */
+TEST_F(fphint, nonroot_rejected)
+{
+	char before[64], after[64];
+	pid_t pid = fork();
+
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		if (setgid(65534) || setuid(65534))
+			_exit(3);
+		_exit(write_str(FP "min_order", "0") == -EACCES &&
+		      write_str(FP "enabled", "0") == -EACCES &&
+		      write_str(FP "transport", "null") == -EACCES ? 0 : 1);
+	}
+	ASSERT_EQ(0, read_str(FP "min_order", before, sizeof(before)));
+	int status;
+
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	ASSERT_EQ(0, read_str(FP "min_order", after, sizeof(after)));
+	EXPECT_STREQ(before, after);
+	EXPECT_EQ(1, read_u64(FP "enabled"));
+}
+
+/* percpu + zone-sort + null: freed memory is captured, isolated, reported, returned. */
+TEST_F(fphint, percpu_reports_freed_memory)
+{
+	ASSERT_EQ(0, write_str(FP "transport", "null"));
+	uint64_t cap = stat_u64("captured"), rep = stat_u64("reported_pages");
+	uint64_t reports = stat_u64("reports");
+
+	churn(256);
+	EXPECT_GT(wait_stat_above("reported_pages", rep + 16384, 20), rep + 16384);
+	EXPECT_GT(stat_u64("captured"), cap);
+	EXPECT_GT(stat_u64("reports"), reports);
+	EXPECT_EQ(0, wait_isolated_zero(10));
+}
+
+/* With a device, the same through virtio (the host acks every report). */
+TEST_F(fphint, virtio_reports_freed_memory)
+{
+	if (write_str(FP "transport", "virtio"))
+		SKIP(return, "no virtio-balloon reporting device in this guest");
+	uint64_t rep = stat_u64("reported_pages"), err = stat_u64("report_errors");
+
+	churn(256);
+	EXPECT_GT(wait_stat_above("reported_pages", rep + 16384, 20), rep + 16384);
+	EXPECT_EQ(err, stat_u64("report_errors"));
+	EXPECT_EQ(0, wait_isolated_zero(10));
+}
+
+/* fifo selection and buddy-scan capture both deliver too. */
+TEST_F(fphint, fifo_and_buddy_scan)
+{
+	ASSERT_EQ(0, write_str(FP "transport", "null"));
+	ASSERT_EQ(0, write_str(FP "selection", "fifo"));
+	uint64_t rep = stat_u64("reported_pages");
+
+	churn(128);
+	EXPECT_GT(wait_stat_above("reported_pages", rep + 8192, 20), rep + 8192);
+
+	/* buddy-scan finds free memory nobody freed since: boot-time memory. */
+	ASSERT_EQ(0, write_str(FP "selection", "zone-sort"));
+	ASSERT_EQ(0, write_str(FP "min_order", "9"));
+	ASSERT_EQ(0, write_str(FP "capture", "buddy-scan"));
+	rep = stat_u64("reported_pages");
+	churn(64);	/* any free of order >= min_order starts a scan */
+	EXPECT_GT(wait_stat_above("reported_pages", rep + 16384, 20), rep + 16384);
+	EXPECT_EQ(0, wait_isolated_zero(10));
+}
+
+/* Disabled: nothing is captured or reported. */
+TEST_F(fphint, disabled_reports_nothing)
+{
+	ASSERT_EQ(0, write_str(FP "transport", "null"));
+	ASSERT_EQ(0, write_str(FP "enabled", "0"));
+	uint64_t cap = stat_u64("captured"), rep = stat_u64("reported_pages");
+
+	churn(128);
+	sleep(1);
+	EXPECT_EQ(cap, stat_u64("captured"));
+	EXPECT_EQ(rep, stat_u64("reported_pages"));
+}
+
+/* Below the low-memory floor the watermark throttle holds everything back. */
+TEST_F(fphint, watermark_throttle_holds)
+{
+	ASSERT_EQ(0, write_str(FP "transport", "null"));
+	ASSERT_EQ(0, write_str(FP "throttle", "watermark"));
+	ASSERT_EQ(0, write_str(FP "low_mem_pct", "90"));
+	uint64_t thr = stat_u64("throttled"), rep = stat_u64("reported_pages");
+
+	churn(128);
+	EXPECT_GT(wait_stat_above("throttled", thr, 10), thr);
+	sleep(1);
+	EXPECT_EQ(rep, stat_u64("reported_pages"));
+	/* Released: reporting resumes on the next frees. */
+	ASSERT_EQ(0, write_str(FP "low_mem_pct", "0"));
+	churn(128);
+	EXPECT_GT(wait_stat_above("reported_pages", rep, 20), rep);
+}
+
+/* ratelimit: no more than the budget (one second of burst + the rate). */
+TEST_F(fphint, ratelimit_caps_rate)
+{
+	ASSERT_EQ(0, write_str(FP "transport", "null"));
+	ASSERT_EQ(0, write_str(FP "ratelimit_mib_s", "8"));
+	ASSERT_EQ(0, write_str(FP "throttle", "ratelimit"));
+	uint64_t bytes = stat_u64("reported_bytes");
+
+	churn(256);
+	sleep(2);
+	uint64_t got = stat_u64("reported_bytes") - bytes;
+
+	/* 8 MiB burst + 8 MiB/s for ~2 s, a batch of 4 MiB blocks of slack. */
+	EXPECT_LE(got, (8 + 8 * 3 + 32 * 4) << 20) TH_LOG("reported %llu bytes", (unsigned long long)got);
+	EXPECT_GT(got, 0);
+	/* Switching away ends the rate-limited pass promptly. */
+	ASSERT_EQ(0, write_str(FP "throttle", "none"));
+	EXPECT_EQ(0, wait_isolated_zero(10));
+}
+
+/* Injected transport failures: counted, every page back, then recovery. */
+TEST_F(fphint, injected_failures_return_pages)
+{
+	if (access(FAIL_EVERY, W_OK))
+		SKIP(return, "debugfs not mounted");
+	ASSERT_EQ(0, write_str(FP "transport", "null"));
+	ASSERT_EQ(0, write_str(FAIL_EVERY, "1"));
+	uint64_t errs = stat_u64("report_errors"), rep = stat_u64("reported_pages");
+	churn(128);
+	EXPECT_GT(wait_stat_above("report_errors", errs, 20), errs);
+	EXPECT_EQ(rep, stat_u64("reported_pages"));
+	EXPECT_EQ(0, wait_isolated_zero(10));
+
+	ASSERT_EQ(0, write_str(FAIL_EVERY, "0"));
+	churn(128);
+	EXPECT_GT(wait_stat_above("reported_pages", rep, 20), rep);
+}
+
+/* Stages and tunables switched while memory churns: nothing stuck, nothing lost. */
+TEST_F(fphint, switch_under_load)
+{
+	static const char *sets[][2] = {
+		{ FP "capture", "buddy-scan" }, { FP "capture", "percpu" },
+		{ FP "selection", "fifo" }, { FP "selection", "zone-sort" },
+		{ FP "throttle", "ratelimit" }, { FP "throttle", "none" },
+		{ FP "throttle", "watermark" }, { FP "transport", "null" },
+		{ FP "capture_batch", "16" }, { FP "capture_batch", "4096" },
+		{ FP "min_order", "0" }, { FP "min_order", "9" },
+		{ FP "report_batch", "1" }, { FP "report_batch", "256" },
+		{ FP "enabled", "0" }, { FP "enabled", "1" },
+	};
+	pid_t pid = fork();
+
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		for (int i = 0; i < 40; i++)
+			churn(32);
+		_exit(0);
+	}
+	for (int i = 0; i < 400; i++) {
+		const char **s = (const char **)sets[(i * 7) % ARRAY_SIZE(sets)];
+
+		ASSERT_EQ(0, write_str(s[0], s[1])) TH_LOG("%s <- %s", s[0], s[1]);
+		usleep(2000);
+	}
+	int status;
+
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	EXPECT_EQ(0, wait_isolated_zero(10));
+}
+
+TEST_HARNESS_MAIN

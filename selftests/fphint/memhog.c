@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * memhog: allocate, touch and free guest memory in the patterns the fphint
+ * tests and benchmarks need, printing "@@EVENT" lines the host times.
+ *
+ *   memhog burst MIB [HOLD_S]          touch MIB, hold, free it all
+ *   memhog frag MIB PIECE_KIB KEEP [HOLD_S [AFTER_S]]
+ *                                      touch MIB, free every piece but
+ *                                      each KEEP-th, stay alive AFTER_S
+ *   memhog verify MIB ROUNDS           touch with a pattern, verify, free;
+ *                                      exit 1 on any mismatch
+ */
+#define _GNU_SOURCE
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+static double uptime(void)
+{
+	double t = 0;
+	FILE *f = fopen("/proc/uptime", "r");
+
+	if (f) {
+		if (fscanf(f, "%lf", &t) != 1)
+			t = 0;
+		fclose(f);
+	}
+	return t;
+}
+
+static void event(const char *what, size_t bytes)
+{
+	printf("@@EVENT %s bytes=%zu t=%.2f\n", what, bytes, uptime());
+	fflush(stdout);
+}
+
+static char *map(size_t bytes)
+{
+	char *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED) {
+		perror("mmap");
+		exit(2);
+	}
+	return p;
+}
+
+static void touch(char *p, size_t bytes, uint64_t seed)
+{
+	for (size_t off = 0; off < bytes; off += 4096)
+		*(uint64_t *)(p + off) = seed ^ off;
+}
+
+static size_t check(const char *p, size_t bytes, uint64_t seed)
+{
+	size_t bad = 0;
+
+	for (size_t off = 0; off < bytes; off += 4096)
+		if (*(const uint64_t *)(p + off) != (seed ^ off))
+			bad++;
+	return bad;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 3 && !strcmp(argv[1], "burst")) {
+		size_t bytes = strtoull(argv[2], NULL, 0) << 20;
+		char *p = map(bytes);
+
+		touch(p, bytes, 0x5a5a5a5a5a5a5a5aULL);
+		event("touched", bytes);
+		sleep(argc > 3 ? atoi(argv[3]) : 1);
+		munmap(p, bytes);
+		event("freed", bytes);
+		return 0;
+	}
+	if (argc >= 5 && !strcmp(argv[1], "frag")) {
+		size_t bytes = strtoull(argv[2], NULL, 0) << 20;
+		size_t piece = strtoull(argv[3], NULL, 0) << 10;
+		size_t keep = strtoull(argv[4], NULL, 0), freed = 0, i;
+		char *p = map(bytes);
+
+		if (!piece || !keep || bytes % piece)
+			return 2;
+		/* No THP: unmapping parts of a huge page would free nothing. */
+		madvise(p, bytes, MADV_NOHUGEPAGE);
+		touch(p, bytes, 0xa5);
+		event("touched", bytes);
+		sleep(argc > 5 ? atoi(argv[5]) : 1);
+		for (i = 0; i < bytes / piece; i++) {
+			if (i % keep == keep - 1)
+				continue;
+			munmap(p + i * piece, piece);
+			freed += piece;
+		}
+		event("freed", freed);
+		sleep(argc > 6 ? atoi(argv[6]) : 10);
+		return 0;
+	}
+	if (argc >= 4 && !strcmp(argv[1], "verify")) {
+		size_t bytes = strtoull(argv[2], NULL, 0) << 20, bad = 0;
+		int rounds = atoi(argv[3]);
+
+		for (int r = 0; r < rounds; r++) {
+			char *p = map(bytes);
+			uint64_t seed = 0x1234567890abcdefULL * (r + 1) ^ getpid();
+
+			touch(p, bytes, seed);
+			bad += check(p, bytes, seed);
+			munmap(p, bytes);
+		}
+		printf("@@VERIFY pages=%zu bad=%zu\n", rounds * (bytes >> 12), bad);
+		return bad ? 1 : 0;
+	}
+	fprintf(stderr, "usage: memhog burst MIB [HOLD_S] | frag MIB PIECE_KIB KEEP [HOLD_S [AFTER_S]] | verify MIB ROUNDS\n");
+	return 2;
+}
