@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -184,7 +185,7 @@ TEST_F(fphint, enabled_file)
 	ASSERT_EQ(0, write_str(FP "enabled", "0"));
 	ASSERT_EQ(0, read_str(FP "enabled", buf, sizeof(buf)));
 	EXPECT_STREQ("0", buf);
-	static const char *bads[] = { "2", "-1", "yes", "", "1x", "99999999999999999999" };
+	static const char *bads[] = { "2", "-1", "yes", "\n", "1x", "99999999999999999999" };
 
 	for (size_t i = 0; i < ARRAY_SIZE(bads); i++) {
 		const char *bad = bads[i];
@@ -213,7 +214,7 @@ TEST_F(fphint, stage_files)
 		}
 		/* Bad names change nothing. */
 		ASSERT_EQ(0, current_stage(stages[i].file, cur, sizeof(cur)));
-		static const char *bads[] = { "bogus", "", "[null]", "percpu buddy-scan", "PERCPU", "0" };
+		static const char *bads[] = { "bogus", "\n", "[null]", "percpu buddy-scan", "PERCPU", "0" };
 
 		for (size_t k = 0; k < ARRAY_SIZE(bads); k++) {
 			const char *bad = bads[k];
@@ -249,7 +250,7 @@ TEST_F(fphint, tunable_files)
 
 		snprintf(below, sizeof(below), "%lu", tunables[i].min - 1);
 		snprintf(above, sizeof(above), "%lu", tunables[i].max + 1);
-		const char *bad[] = { above, "-1", "", "abc", "12abc", "0x10", "1.5",
+		const char *bad[] = { above, "-1", "\n", "abc", "12abc", "0x10", "1.5",
 				      "18446744073709551616", "99999999999999999999999",
 				      tunables[i].min ? below : "-0x1" };
 		for (size_t j = 0; j < ARRAY_SIZE(bad); j++) {
@@ -363,19 +364,47 @@ TEST_F(fphint, disabled_reports_nothing)
 /* Below the low-memory floor the watermark throttle holds everything back. */
 TEST_F(fphint, watermark_throttle_holds)
 {
+	int hold[2];
+	char c;
+	pid_t pid;
+
+	/* A process holding 60 % of RAM brings MemAvailable below 50 %. */
+	ASSERT_EQ(0, pipe(hold));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		size_t bytes = (size_t)sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE) / 10 * 6;
+		char *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (p == MAP_FAILED)
+			_exit(1);
+		for (size_t off = 0; off < bytes; off += 4096)
+			p[off] = 1;
+		if (write(hold[1], "r", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(hold[1]);
+	ASSERT_EQ(1, read(hold[0], &c, 1));
+
 	ASSERT_EQ(0, write_str(FP "transport", "null"));
 	ASSERT_EQ(0, write_str(FP "throttle", "watermark"));
-	ASSERT_EQ(0, write_str(FP "low_mem_pct", "90"));
+	ASSERT_EQ(0, write_str(FP "low_mem_pct", "50"));
 	uint64_t thr = stat_u64("throttled"), rep = stat_u64("reported_pages");
 
 	churn(128);
 	EXPECT_GT(wait_stat_above("throttled", thr, 10), thr);
 	sleep(1);
 	EXPECT_EQ(rep, stat_u64("reported_pages"));
+	EXPECT_EQ(0, wait_isolated_zero(10));
 	/* Released: reporting resumes on the next frees. */
 	ASSERT_EQ(0, write_str(FP "low_mem_pct", "0"));
 	churn(128);
 	EXPECT_GT(wait_stat_above("reported_pages", rep, 20), rep);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
 }
 
 /* ratelimit: no more than the budget (one second of burst + the rate). */

@@ -12,6 +12,7 @@
 
 #include <linux/jump_label.h>
 #include <linux/mmzone.h>
+#include <linux/page-isolation.h>
 #include <linux/percpu.h>
 #include <uapi/linux/fphint.h>
 

@@ -85,7 +85,7 @@ struct fphint_pass {
 	unsigned int nents;		/* isolated, not yet reported */
 	unsigned int batch;		/* ranges per report this pass */
 	unsigned int min_order;
-	unsigned int cpu;		/* percpu collect cursor */
+	int cpu;			/* percpu collect cursor */
 	int zone_cursor;		/* buddy-scan collect cursor */
 	bool zone_skipped;		/* throttle turned the zone away */
 	bool more;			/* capture has more than it handed out */
