@@ -96,6 +96,12 @@ class Guest:
         self._done.wait(5)
         return self
 
+    def save_rss(self, path):
+        with open(path, "w") as f:
+            f.write("t_s,rss_kib\n")
+            for t, kib in self.rss:
+                f.write(f"{t:.3f},{kib}\n")
+
     def seen(self, prefix):
         return any(text.startswith(prefix) for _, text in self.lines)
 
@@ -175,28 +181,45 @@ def pick_accel():
     return accel, why
 
 
-def burst_curve(g, phase, bytes_freed=None):
+def clock_offset(g):
+    """Host time minus guest uptime, from the line that arrived fastest.
+
+    Console lines reach the host late under TCG (the freeing can be half
+    reported before its line arrives), so events are placed on the host
+    timeline by the guest's own timestamp plus this offset."""
+    offs = [t - float(e["t"]) for t, e in g.events() + g.events("@@STATS") if "t" in e]
+    offs += [t - s["t"] for t, s in g.stats()]
+    return min(offs) if offs else 0.0
+
+
+def burst_curve(g, phase):
     """Fraction of the freed memory gone from QEMU's RSS over time, for the
     burst that follows the "@@EVENT phase name=PHASE" line.
 
-    Returns (points [(s after free, fraction)], freed_at, baseline_kib)."""
-    evs = g.events()
+    Time 0 is when the guest started freeing.  The baseline is the highest
+    RSS while the guest held the memory.  Returns (points [(s, fraction)],
+    t0 on the host clock, baseline KiB, bytes freed) or None."""
+    off = clock_offset(g)
+    evs = [(float(e["t"]) + off, e) for _, e in g.events() if "t" in e]
     start = next((i for i, (t, e) in enumerate(evs)
                   if e["_what"] == "phase" and e.get("name") == phase), None)
     if start is None:
         return None
-    touched = next((t for t, e in evs[start:] if e["_what"] == "touched"), None)
-    freed_ev = next(((t, e) for t, e in evs[start:] if e["_what"] == "freed"), None)
-    if touched is None or freed_ev is None:
+    after = evs[start + 1:]
+    end = next((t for t, e in after if e["_what"] == "phase"), float("inf"))
+    touched = next((t for t, e in after if e["_what"] == "touched"), None)
+    freeing = next((t for t, e in after if e["_what"] == "freeing"), None)
+    freed = next((e for t, e in after if e["_what"] == "freed"), None)
+    if touched is None or freeing is None or freed is None:
         return None
-    freed_at, fe = freed_ev
-    size = bytes_freed or int(fe["bytes"])
-    # Baseline: the RSS while the memory was held (just before the free).
-    base = g.rss_at(freed_at - 0.1)
-    end = next((t for t, e in evs[start + 1:] if e["_what"] == "phase"), float("inf"))
-    pts = [(t - freed_at, (base - kib) * 1024 / size)
-           for t, kib in g.rss if freed_at <= t < end]
-    return pts, freed_at, base
+    size = int(freed["bytes"])
+    held = [kib for t, kib in g.rss if touched <= t <= freeing]
+    if not held:
+        return None
+    base = max(held)
+    pts = [(t - freeing, (base - kib) * 1024 / size)
+           for t, kib in g.rss if freeing <= t < end]
+    return pts, freeing, base, size
 
 
 def time_to(points, frac):

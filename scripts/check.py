@@ -77,7 +77,7 @@ def burst_checks(g, phase, min_frac, within, label):
     if not got:
         report(False, f"{label}: burst events found on the console")
         return None
-    pts, freed_at, base = got
+    pts, freed_at, base, size = got
     frac = vm.frac_at(pts, within)
     report(frac >= min_frac if min_frac > 0 else True,
            f"{label}: {frac:.1%} of 1 GiB left QEMU RSS within {within} s (need >= {min_frac:.0%})")
@@ -87,6 +87,7 @@ def burst_checks(g, phase, min_frac, within, label):
 def suite_e2e(accel, logdir):
     with open(os.path.join(logdir, "e2e.log"), "w") as log:
         g = vm.boot("e2e", accel, 300, log=log)
+    g.save_rss(os.path.join(logdir, "e2e-rss.csv"))
     report(g.seen("@@DONE rc=0"), "e2e: guest scenario ran to the end")
     ctl = vm.burst_curve(g, "control")
     if ctl:
@@ -112,6 +113,7 @@ def suite_e2e(accel, logdir):
 def suite_upstream(accel, logdir):
     with open(os.path.join(logdir, "upstream.log"), "w") as log:
         g = vm.boot("upstream", accel, 300, append="fphint.enabled=0", log=log)
+    g.save_rss(os.path.join(logdir, "upstream-rss.csv"))
     report(g.seen("@@DONE rc=0"), "upstream: guest scenario ran to the end")
     # Stock reporting needs ~7-10 s; a generous bound shows the path works.
     pts = burst_checks(g, "upstream", 0.50, 14, "upstream: stock page_reporting with fphint.enabled=0")

@@ -17,9 +17,11 @@ def timeline(g, phase, step=0.25, until=6.0):
     if not got:
         print(f"  ({phase}: no burst seen; see the log)")
         return None
-    pts, freed_at, base = got
-    stats = [(t - freed_at, s) for t, s in g.stats() if t >= freed_at - 0.5]
-    before = next((s for t, s in reversed(g.stats()) if t <= freed_at), None) or \
+    pts, freed_at, base, size = got
+    off = vm.clock_offset(g)
+    timed = [(s["t"] + off - freed_at, s) for _, s in g.stats()]
+    stats = [(t, s) for t, s in timed if t >= -0.5]
+    before = next((s for t, s in reversed(timed) if t <= 0), None) or \
         (stats[0][1] if stats else None)
     print(f"  {'t(s)':>5} {'QEMU RSS':>9} {'returned':>9} | {'reported':>9} {'reports':>7} "
           f"{'captured':>8} {'dups':>7} {'stale':>6} {'throttled':>9}")

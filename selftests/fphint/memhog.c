@@ -74,6 +74,7 @@ int main(int argc, char **argv)
 		touch(p, bytes, 0x5a5a5a5a5a5a5a5aULL);
 		event("touched", bytes);
 		sleep(argc > 3 ? atoi(argv[3]) : 1);
+		event("freeing", bytes);
 		munmap(p, bytes);
 		event("freed", bytes);
 		return 0;
@@ -91,6 +92,7 @@ int main(int argc, char **argv)
 		touch(p, bytes, 0xa5);
 		event("touched", bytes);
 		sleep(argc > 5 ? atoi(argv[5]) : 1);
+		event("freeing", bytes);
 		for (i = 0; i < bytes / piece; i++) {
 			if (i % keep == keep - 1)
 				continue;
