@@ -33,6 +33,15 @@ struct fphint_pcp {
 static DEFINE_PER_CPU(struct fphint_pcp, fphint_pcp);
 
 /*
+ * Set when the free path had to drop an entry: the next pass follows the
+ * buffers with a scan of the free lists, so a burst larger than the
+ * buffers is still reported in full, only later.
+ */
+static bool fphint_overflowed;
+
+static unsigned long *scan_collect(struct fphint_pass *pass, unsigned int *nr);
+
+/*
  * The block just freed at @pfn (2^@order pages) swallowed the previous
  * entry: one buffer slot then covers a whole run of merges.
  */
@@ -58,8 +67,10 @@ static void percpu_notify_free(struct zone *zone, unsigned long pfn,
 		return;
 	}
 	if (nr >= p->cap) {
-		/* The worker is behind; the block stays free, just unreported. */
+		/* The worker is behind; a scan will find the block later. */
 		spin_unlock_irqrestore(&p->lock, flags);
+		if (!READ_ONCE(fphint_overflowed))
+			WRITE_ONCE(fphint_overflowed, true);
 		fphint_count(FPHINT_STAT_DROPPED, 1);
 		return;
 	}
@@ -98,6 +109,8 @@ static unsigned long *percpu_collect(struct fphint_pass *pass,
 		return full;
 	}
 	pass->cpu = cpu;
+	if (pass->zone_cursor || xchg(&fphint_overflowed, false))
+		return scan_collect(pass, nr);
 	return NULL;
 }
 
@@ -191,7 +204,7 @@ static void scan_notify_free(struct zone *zone, unsigned long pfn,
 	fphint_kick(false);
 }
 
-/* One chunk of unreported free blocks per zone and call. */
+/* One chunk of unreported free blocks per zone and call; cursor from 1. */
 static unsigned long *scan_collect(struct fphint_pass *pass, unsigned int *nr)
 {
 	struct zone *zone;
@@ -200,7 +213,7 @@ static unsigned long *scan_collect(struct fphint_pass *pass, unsigned int *nr)
 	for_each_populated_zone(zone) {
 		unsigned int order, mt, n = 0;
 
-		if (idx++ < pass->zone_cursor)
+		if (++idx <= pass->zone_cursor)
 			continue;
 		pass->zone_cursor = idx;
 
@@ -218,6 +231,7 @@ static unsigned long *scan_collect(struct fphint_pass *pass, unsigned int *nr)
 						continue;
 					if (n == FPHINT_SCAN_CHUNK) {
 						pass->more = true;
+						WRITE_ONCE(fphint_overflowed, true);
 						goto full;
 					}
 					fphint_scan_buf[n++] = page_to_pfn(page);
