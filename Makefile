@@ -1,6 +1,6 @@
 # fphint: guest free page hinting.  See README.md.
 SHELL := /bin/bash
-.PHONY: all deps kernel initramfs guest demo check clean distclean
+.PHONY: all deps kernel bench-kernel initramfs guest demo check bench clean distclean
 
 all: guest
 
@@ -15,6 +15,14 @@ initramfs: deps
 
 guest: kernel initramfs
 
+# The bench-only kernel: kernel/patches + bench/patches (upstream-fast).
+bench-kernel: deps
+	@FPHINT_VARIANT=bench scripts/kernel-build.sh
+
+# fphint vs stock page reporting vs no hinting: bench/results/latest.{json,md}, *.png.
+bench: guest bench-kernel
+	@python3 bench/run.py
+
 # Boot a 2 GiB guest, free 1 GiB, print host RSS next to fphint's counters,
 # then the same burst with stock page_reporting for comparison.
 demo: guest
@@ -25,7 +33,7 @@ check: guest
 	@python3 scripts/check.py
 
 clean:
-	rm -rf build/kernel-out build/initramfs build/initrd.gz build/logs
+	rm -rf build/kernel-out build/bench build/initramfs build/initrd.gz build/logs build/bench-quick
 
 distclean:
 	rm -rf build

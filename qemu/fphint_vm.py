@@ -50,6 +50,7 @@ class Guest:
         self.accel = accel
         self.lines = []       # (host time, text)
         self.rss = []         # (host time, KiB)
+        self.cpu = []         # (host time, QEMU user+system CPU seconds)
         self.log = log
         cmdline = f"console=ttyS0 panic=-1 quiet fphint.test={test} {append}".strip()
         self.cmd = (["qemu-system-x86_64", "-m", str(mem_mib), "-smp", str(smp),
@@ -80,11 +81,34 @@ class Guest:
         self._done.set()
 
     def _sample(self):
+        hz = os.sysconf("SC_CLK_TCK")
         while not self._done.is_set():
             kib = qemu_rss_kib(self.proc.pid)
             if kib is not None:
                 self.rss.append((self.now(), kib))
+            try:
+                with open(f"/proc/{self.proc.pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                self.cpu.append((self.now(), (int(fields[11]) + int(fields[12])) / hz))
+            except (OSError, IndexError, ValueError):
+                pass
             time.sleep(SAMPLE_S)
+
+    def cpu_between(self, t0, t1):
+        """QEMU CPU seconds spent between host times @t0 and @t1."""
+        a = [c for t, c in self.cpu if t <= t0]
+        b = [c for t, c in self.cpu if t <= t1]
+        return (b[-1] - a[-1]) if a and b else None
+
+    def results(self):
+        """{key: value} from @@RESULT lines."""
+        out = {}
+        for _, text in self.lines:
+            if text.startswith("@@RESULT "):
+                for kv in text.split()[1:]:
+                    k, _, v = kv.partition("=")
+                    out[k] = float(v)
+        return out
 
     def wait(self, timeout):
         """Wait for QEMU to exit; kill it after @timeout seconds."""

@@ -121,12 +121,63 @@ def suite_upstream(accel, logdir):
     return g, pts
 
 
+def suite_bench_quick():
+    """The bench harness end to end in its quick mode: artefacts, schema,
+    and numbers present.  Speed is never asserted here."""
+    import json
+    import subprocess
+    out = os.path.join(vm.BUILD, "bench-quick")
+    env = dict(os.environ, BENCH_QUICK="1", BENCH_OUT=out)
+    rc = subprocess.run([sys.executable, os.path.join(vm.TOP, "bench", "run.py")],
+                        env=env, stdout=subprocess.DEVNULL).returncode
+    report(rc == 0, "bench-quick: bench/run.py completed")
+    try:
+        doc = json.load(open(os.path.join(out, "latest.json")))
+    except (OSError, ValueError) as e:
+        report(False, f"bench-quick: latest.json readable ({e})")
+        return
+    report(set(doc) >= {"machine", "accel", "results"} and doc["accel"] in ("tcg", "kvm"),
+           "bench-quick: latest.json has machine, accel, results")
+    keys = {"scenario", "config", "t50_s", "t90_s", "t95_s", "returned_pct_at",
+            "returned_pct_5s", "ops_per_s", "ops_ratio_vs_off", "reports",
+            "reported_bytes", "qemu_cpu_s"}
+    rs = doc["results"]
+    report(rs and all(keys <= set(r) for r in rs), "bench-quick: every result has the schema's fields")
+    by = {(r["scenario"], r["config"]): r for r in rs}
+    need = [("burst", "fphint-default", "t90_s"), ("burst", "off", "returned_pct_at"),
+            ("fragmented", "fphint-default", "returned_pct_5s"),
+            ("churn", "off", "ops_per_s"), ("churn", "fphint-default", "ops_ratio_vs_off"),
+            ("reuse", "fphint-default", "retouch_s")]
+    for scn, cfg, k in need:
+        report(by.get((scn, cfg), {}).get(k) is not None, f"bench-quick: {scn}/{cfg} measured {k}")
+    # The control really is a control: no hinting returns nothing.
+    off_at = (by.get(("burst", "off"), {}).get("returned_pct_at") or {}).get("2")
+    report(off_at is not None and off_at < 10, f"bench-quick: 'off' returned {off_at} % of a burst (< 10)")
+    for f in ("latest.md", "burst.png", "fragmented.png"):
+        report(os.path.getsize(os.path.join(out, f)) > 0 if os.path.exists(os.path.join(out, f)) else False,
+               f"bench-quick: {f} written")
+
+
+def suite_static():
+    """Documentation and CLI-facing names come from the uapi header."""
+    src = open(os.path.join(vm.TOP, "kernel/include/uapi/linux/fphint.h")).read()
+    abi = open(os.path.join(vm.TOP, "Documentation/ABI/testing/sysfs-kernel-mm-fphint")).read()
+    tun = re.findall(r"X\((\w+),\s*(\w+),\s*\d+", src)
+    stats = re.findall(r"X\((\w+),\s*(\w+)\)\s*\\", src)
+    missing = [n for _, n in tun if f"/sys/kernel/mm/fphint/{n}\n" not in abi]
+    missing += [n for _, n in stats if f"/sys/kernel/mm/fphint/stats/{n}\n" not in abi]
+    report(tun and stats and not missing,
+           f"static: ABI documents every uapi tunable and counter{' (missing: ' + ', '.join(missing) + ')' if missing else ''}")
+
+
 def main():
     logdir = os.path.join(vm.BUILD, "logs")
     os.makedirs(logdir, exist_ok=True)
     accel, why = vm.pick_accel()
     print(f"# accelerator: {accel.upper()} ({why})", flush=True)
-    only = sys.argv[1:] or ["selftest", "e2e", "upstream"]
+    only = sys.argv[1:] or ["static", "selftest", "e2e", "upstream", "bench-quick"]
+    if "static" in only:
+        suite_static()
     curves = {}
     if "selftest" in only:
         suite_selftest(accel, logdir)
@@ -134,6 +185,8 @@ def main():
         _, curves["fphint"] = suite_e2e(accel, logdir)
     if "upstream" in only:
         _, curves["upstream"] = suite_upstream(accel, logdir)
+    if "bench-quick" in only:
+        suite_bench_quick()
     for name, pts in curves.items():
         if pts:
             t90 = vm.time_to(pts, 0.90)

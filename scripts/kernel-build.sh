@@ -14,18 +14,24 @@ if [ ! -f "$KPRISTINE/Makefile" ]; then
 	mv "$BUILD/linux-source-6.1" "$KPRISTINE"
 fi
 
+# Patch series: kernel/patches, then bench/patches for the bench variant.
+SERIES_DIRS=("$TOP/kernel/patches")
+[ "$VARIANT" = bench ] && SERIES_DIRS+=("$TOP/bench/patches")
+series_sum=$(for d in "${SERIES_DIRS[@]}"; do (cd "$d" && cat series $(grep -v '^#' series)); done | sha1sum | cut -d' ' -f1)
 # A changed patch series means a fresh copy; cp -a keeps mtimes so the
 # out-of-tree objects stay valid for every file the patches do not touch.
-series_sum=$(cd "$TOP/kernel/patches" && cat series $(grep -v '^#' series) | sha1sum | cut -d' ' -f1)
 if [ "$(cat "$KTREE/.fphint-series" 2>/dev/null)" != "$series_sum" ]; then
-	log "preparing tree (patch series changed)"
+	log "preparing tree${VARIANT:+ ($VARIANT)} (patch series changed)"
 	rm -rf "$KTREE"
+	mkdir -p "$VDIR"
 	cp -a "$KPRISTINE" "$KTREE"
-	while read -r p; do
-		case "$p" in ''|'#'*) continue;; esac
-		patch -d "$KTREE" -p1 -s --no-backup-if-mismatch < "$TOP/kernel/patches/$p" ||
-			die "patch $p does not apply"
-	done < "$TOP/kernel/patches/series"
+	for d in "${SERIES_DIRS[@]}"; do
+		while read -r p; do
+			case "$p" in ''|'#'*) continue;; esac
+			patch -d "$KTREE" -p1 -s --no-backup-if-mismatch < "$d/$p" ||
+				die "patch $p does not apply"
+		done < "$d/series"
+	done
 	echo "$series_sum" > "$KTREE/.fphint-series"
 fi
 # Overlay: only files whose content differs get rewritten (and rebuilt).

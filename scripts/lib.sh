@@ -4,10 +4,16 @@ TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${FPHINT_BUILD:-$TOP/build}
 KSRC_TAR=/usr/src/linux-source-6.1.tar.xz
 KPRISTINE=$BUILD/linux-pristine
-KTREE=$BUILD/linux
-KOUT=$BUILD/kernel-out
+# FPHINT_VARIANT=bench builds the bench-only kernel (kernel/patches plus
+# bench/patches) in build/bench/, side by side with the main one.
+VARIANT=${FPHINT_VARIANT:-}
+VDIR=$BUILD${VARIANT:+/$VARIANT}
+KTREE=$VDIR/linux
+KOUT=$VDIR/kernel-out
 VMLINUX=$KOUT/vmlinux
 INITRD=$BUILD/initrd.gz
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/fphint-ccache}
+# Paths relative to build/: clones in other directories share the cache.
+export CCACHE_BASEDIR=$BUILD CCACHE_NOHASHDIR=true
 log() { printf '[fphint] %s\n' "$*" >&2; }
 die() { printf '[fphint] error: %s\n' "$*" >&2; exit 1; }

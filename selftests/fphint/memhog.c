@@ -9,6 +9,11 @@
  *                                      each KEEP-th, stay alive AFTER_S
  *   memhog verify MIB ROUNDS           touch with a pattern, verify, free;
  *                                      exit 1 on any mismatch
+ *   memhog churn MIB SECONDS NPROC     NPROC processes mmap/touch/munmap MIB
+ *                                      in a loop (page_fault1-like); prints
+ *                                      the operations done
+ *   memhog reuse MIB WAIT_S            touch, free, wait, touch again: prints
+ *                                      how long each touch took
  */
 #define _GNU_SOURCE
 #include <stdint.h>
@@ -16,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static double uptime(void)
@@ -31,10 +38,33 @@ static double uptime(void)
 	return t;
 }
 
+static long memfree_kib(void)
+{
+	char line[128];
+	long kib = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemFree: %ld kB", &kib) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kib;
+}
+
 static void event(const char *what, size_t bytes)
 {
-	printf("@@EVENT %s bytes=%zu t=%.2f\n", what, bytes, uptime());
+	printf("@@EVENT %s bytes=%zu memfree_kib=%ld t=%.3f\n", what, bytes,
+	       memfree_kib(), uptime());
 	fflush(stdout);
+}
+
+static double mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static char *map(size_t bytes)
@@ -118,6 +148,62 @@ int main(int argc, char **argv)
 		printf("@@VERIFY pages=%zu bad=%zu\n", rounds * (bytes >> 12), bad);
 		return bad ? 1 : 0;
 	}
-	fprintf(stderr, "usage: memhog burst MIB [HOLD_S] | frag MIB PIECE_KIB KEEP [HOLD_S [AFTER_S]] | verify MIB ROUNDS\n");
+	if (argc >= 5 && !strcmp(argv[1], "churn")) {
+		size_t bytes = strtoull(argv[2], NULL, 0) << 20;
+		double secs = atof(argv[3]);
+		int nproc = atoi(argv[4]), fds[2];
+		long total = 0, ops;
+
+		if (pipe(fds))
+			return 2;
+		event("churn-start", bytes);
+		for (int i = 0; i < nproc; i++) {
+			if (fork() == 0) {
+				double end = mono() + secs;
+
+				ops = 0;
+				while (mono() < end) {
+					char *p = map(bytes);
+
+					touch(p, bytes, ops);
+					munmap(p, bytes);
+					ops++;
+				}
+				if (write(fds[1], &ops, sizeof(ops)) != sizeof(ops))
+					_exit(1);
+				_exit(0);
+			}
+		}
+		for (int i = 0; i < nproc; i++) {
+			if (read(fds[0], &ops, sizeof(ops)) == sizeof(ops))
+				total += ops;
+			wait(NULL);
+		}
+		printf("@@RESULT churn_ops=%ld seconds=%.1f nproc=%d\n", total, secs, nproc);
+		event("churn-end", bytes);
+		return 0;
+	}
+	if (argc >= 4 && !strcmp(argv[1], "reuse")) {
+		size_t bytes = strtoull(argv[2], NULL, 0) << 20;
+		char *p = map(bytes);
+		double t;
+
+		t = mono();
+		touch(p, bytes, 1);
+		printf("@@RESULT first_touch_s=%.3f\n", mono() - t);
+		event("touched", bytes);
+		sleep(1);
+		event("freeing", bytes);
+		munmap(p, bytes);
+		event("freed", bytes);
+		sleep(atoi(argv[3]));
+		p = map(bytes);
+		t = mono();
+		touch(p, bytes, 2);
+		printf("@@RESULT retouch_s=%.3f\n", mono() - t);
+		munmap(p, bytes);
+		return 0;
+	}
+	fprintf(stderr, "usage: memhog burst MIB [HOLD_S] | frag MIB PIECE_KIB KEEP [HOLD_S [AFTER_S]] | verify MIB ROUNDS | churn MIB SECONDS NPROC | reuse MIB WAIT_S\n");
 	return 2;
 }
