@@ -163,7 +163,8 @@ def suite_static():
     src = open(os.path.join(vm.TOP, "kernel/include/uapi/linux/fphint.h")).read()
     abi = open(os.path.join(vm.TOP, "Documentation/ABI/testing/sysfs-kernel-mm-fphint")).read()
     tun = re.findall(r"X\((\w+),\s*(\w+),\s*\d+", src)
-    stats = re.findall(r"X\((\w+),\s*(\w+)\)\s*\\", src)
+    block = src[src.index("#define FPHINT_STATS(X)"):src.index("enum fphint_stat {")]
+    stats = re.findall(r"X\((\w+),\s*(\w+)\)", block)
     missing = [n for _, n in tun if f"/sys/kernel/mm/fphint/{n}\n" not in abi]
     missing += [n for _, n in stats if f"/sys/kernel/mm/fphint/stats/{n}\n" not in abi]
     report(tun and stats and not missing,

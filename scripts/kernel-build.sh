@@ -58,9 +58,9 @@ if [ "$(cat "$KOUT/.fphint-config" 2>/dev/null)" != "$cfgsum" ] || [ ! -f "$KOUT
 fi
 
 log "building vmlinux ($(nproc) jobs, ccache)"
-if ! make -s -C "$KTREE" O="$KOUT" -j"$(nproc)" CC="ccache gcc" vmlinux > "$BUILD/kernel-build.log" 2>&1; then
-	grep -E 'error|Error' -A3 "$BUILD/kernel-build.log" | head -60 >&2
-	die "kernel build failed (full log: $BUILD/kernel-build.log)"
+if ! make -s -C "$KTREE" O="$KOUT" -j"$(nproc)" CC="ccache gcc" vmlinux > "$VDIR/kernel-build.log" 2>&1; then
+	grep -E 'error|Error' -A3 "$VDIR/kernel-build.log" | head -60 >&2
+	die "kernel build failed (full log: $VDIR/kernel-build.log)"
 fi
-grep -E 'warning:' "$BUILD/kernel-build.log" | grep -i fphint >&2 || true
+grep -E 'warning:' "$VDIR/kernel-build.log" | grep -i fphint >&2 || true
 log "vmlinux ready: $VMLINUX"

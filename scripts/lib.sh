@@ -15,5 +15,8 @@ INITRD=$BUILD/initrd.gz
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/fphint-ccache}
 # Paths relative to build/: clones in other directories share the cache.
 export CCACHE_BASEDIR=$BUILD CCACHE_NOHASHDIR=true
+# Kbuild passes -fmacro-prefix-map=$srctree/=; it maps to the same relative
+# paths in every tree, so it must not split the cache.
+export CCACHE_IGNOREOPTIONS='-fmacro-prefix-map=*'
 log() { printf '[fphint] %s\n' "$*" >&2; }
 die() { printf '[fphint] error: %s\n' "$*" >&2; exit 1; }

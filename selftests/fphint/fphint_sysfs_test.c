@@ -265,8 +265,8 @@ TEST_F(fphint, stats_files)
 {
 	static const char *names[] = { "captured", "dropped", "duplicates", "stale",
 		"below_order", "skipped_migratetype", "isolated", "reported_pages",
-		"reported_bytes", "reports", "report_errors", "throttled", "passes",
-		"isolated_now_pages" };
+		"reported_bytes", "reports", "report_errors", "throttled", "reused_pages",
+		"backoffs", "passes", "isolated_now_pages", "report_delay_now_ms" };
 	char path[128];
 
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
@@ -338,13 +338,14 @@ TEST_F(fphint, fifo_and_buddy_scan)
 	churn(128);
 	EXPECT_GT(wait_stat_above("reported_pages", rep + 8192, 20), rep + 8192);
 
-	/* buddy-scan finds free memory nobody freed since: boot-time memory. */
+	/* buddy-scan finds memory freed while fphint was off: nobody saw it go. */
 	ASSERT_EQ(0, write_str(FP "selection", "zone-sort"));
-	ASSERT_EQ(0, write_str(FP "min_order", "9"));
+	ASSERT_EQ(0, write_str(FP "enabled", "0"));
+	churn(256);
 	ASSERT_EQ(0, write_str(FP "capture", "buddy-scan"));
 	rep = stat_u64("reported_pages");
-	churn(64);	/* any free of order >= min_order starts a scan */
-	EXPECT_GT(wait_stat_above("reported_pages", rep + 16384, 20), rep + 16384);
+	ASSERT_EQ(0, write_str(FP "enabled", "1"));	/* a configuration change starts a pass */
+	EXPECT_GT(wait_stat_above("reported_pages", rep + 32768, 20), rep + 32768);
 	EXPECT_EQ(0, wait_isolated_zero(10));
 }
 
@@ -425,6 +426,36 @@ TEST_F(fphint, ratelimit_caps_rate)
 	/* Switching away ends the rate-limited pass promptly. */
 	ASSERT_EQ(0, write_str(FP "throttle", "none"));
 	EXPECT_EQ(0, wait_isolated_zero(10));
+}
+
+/* Memory reported and reused at once (churn) makes fphint back off, and recover. */
+TEST_F_TIMEOUT(fphint, churn_backs_off, 180)
+{
+	ASSERT_EQ(0, write_str(FP "transport", "null"));
+	ASSERT_EQ(0, write_str(FP "report_delay_ms", "10"));
+	uint64_t reused = stat_u64("reused_pages"), backoffs = stat_u64("backoffs");
+	pid_t pid = fork();
+
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		for (int i = 0; i < 15; i++)
+			churn(64);
+		_exit(0);
+	}
+	for (int i = 0; i < 15; i++)
+		churn(64);
+	waitpid(pid, NULL, 0);
+	EXPECT_GT(stat_u64("reused_pages"), reused);
+	EXPECT_GT(stat_u64("backoffs"), backoffs);
+	/* Idle passes bring the delay back down to report_delay_ms. */
+	uint64_t now = stat_u64("report_delay_now_ms");
+
+	for (int i = 0; i < 200 && now > 10; i++) {
+		churn(1);	/* a free starts a pass; nothing is reused */
+		usleep(100000);
+		now = stat_u64("report_delay_now_ms");
+	}
+	EXPECT_EQ(10, now);
 }
 
 /* Injected transport failures: counted, every page back, then recovery. */

@@ -53,6 +53,20 @@ static __always_inline void fphint_notify_free(struct zone *zone,
 }
 
 /*
+ * fphint_note_alloc - the allocator is taking the free block @page
+ *
+ * Called by __rmqueue_smallest() with zone->lock held.  Counts reported
+ * memory handed out again: the refaults hinting costs the host, and the
+ * signal fphint backs off on.
+ */
+static __always_inline void fphint_note_alloc(struct page *page,
+					      unsigned int order)
+{
+	if (static_branch_unlikely(&fphint_free_hook) && PageReported(page))
+		this_cpu_add(fphint_stats.cnt[FPHINT_STAT_REUSED_PAGES], 1UL << order);
+}
+
+/*
  * Reporting devices (virtio-balloon) call these instead of
  * page_reporting_register()/unregister(): with fphint enabled at boot the
  * device becomes the fphint transport @name, otherwise it goes to the
@@ -65,6 +79,7 @@ void fphint_unregister_reporting_dev(struct page_reporting_dev_info *prdev);
 #else
 static inline void fphint_notify_free(struct zone *zone, unsigned long pfn,
 				      unsigned int order, int mt) { }
+static inline void fphint_note_alloc(struct page *page, unsigned int order) { }
 static inline bool fphint_owns_reporting(void) { return false; }
 static inline int
 fphint_register_reporting_dev(struct page_reporting_dev_info *prdev,

@@ -79,9 +79,12 @@ static void percpu_notify_free(struct zone *zone, unsigned long pfn,
 	spin_unlock_irqrestore(&p->lock, flags);
 	fphint_count(FPHINT_STAT_CAPTURED, 1);
 
-	if (nr + 1 == p->cap)
-		fphint_kick(true);
-	else if (nr == 0)
+	/*
+	 * A pass report_delay_ms after the first entry, full buffer or not:
+	 * by then the blocks of a large free have finished merging (fewer,
+	 * bigger ranges) and memory reused at once is no longer free.
+	 */
+	if (nr == 0)
 		fphint_kick(false);
 }
 

@@ -74,6 +74,10 @@ static char fphint_transport_want[FPHINT_STAGE_NAME_MAX] = FPHINT_TRANSPORT_VIRT
 static bool fphint_boot_enabled = true;
 static bool fphint_enabled;
 
+/* Pass delay is report_delay_ms << fphint_backoff; see fphint_backoff_step(). */
+static unsigned int fphint_backoff;
+static u64 fphint_reused_seen;
+
 static struct workqueue_struct *fphint_wq;
 static void fphint_worker(struct work_struct *work);
 static DECLARE_DELAYED_WORK(fphint_work, fphint_worker);
@@ -298,10 +302,15 @@ void __fphint_notify_free(struct zone *zone, unsigned long pfn,
 	READ_ONCE(fphint_capture)->notify_free(zone, pfn, order);
 }
 
+unsigned int fphint_delay_now_ms(void)
+{
+	return fphint_tunable(REPORT_DELAY_MS) << READ_ONCE(fphint_backoff);
+}
+
 /*
- * Ask for a pass: @now when a capture buffer is full, else after
- * report_delay_ms so that frees can batch up (and memory that is reused at
- * once is never reported).  Safe from the free path: it neither sleeps nor
+ * Ask for a pass: @now to continue a scan, else after the current delay so
+ * that frees can batch up (and memory that is reused at once is never
+ * reported).  Safe from the free path: it neither sleeps nor
  * allocates, and queue_delayed_work() is a no-op when a pass is pending.
  */
 void fphint_kick(bool now)
@@ -312,7 +321,7 @@ void fphint_kick(bool now)
 		mod_delayed_work(fphint_wq, &fphint_work, 0);
 	else if (!delayed_work_pending(&fphint_work))
 		queue_delayed_work(fphint_wq, &fphint_work,
-			msecs_to_jiffies(fphint_tunable(REPORT_DELAY_MS)));
+				   msecs_to_jiffies(fphint_delay_now_ms()));
 }
 
 /* ---- worker --------------------------------------------------------- */
@@ -506,7 +515,8 @@ static void fphint_worker(struct work_struct *work)
 {
 	struct fphint_pass *pass = &fphint_the_pass;
 	unsigned long *pfns;
-	unsigned int nr;
+	unsigned int nr, level;
+	u64 reused;
 
 	mutex_lock(&fphint_mutex);
 	if (!fphint_enabled)
@@ -527,6 +537,15 @@ static void fphint_worker(struct work_struct *work)
 	       (pfns = fphint_capture->collect(pass, &nr)))
 		fphint_selection->select(pass, pfns, nr);
 	WARN_ON_ONCE(pass->nents);
+
+	/* Churn check: was memory we reported handed out again meanwhile? */
+	reused = fphint_stat_sum(FPHINT_STAT_REUSED_PAGES);
+	level = fphint_backoff_step(fphint_backoff, pass->reported,
+				    reused - fphint_reused_seen);
+	fphint_reused_seen = reused;
+	if (level > fphint_backoff)
+		fphint_count(FPHINT_STAT_BACKOFFS, 1);
+	WRITE_ONCE(fphint_backoff, level);
 
 	/* A scanning capture left work behind and is making progress. */
 	if (pass->more && pass->reported && !fphint_pass_stop(pass))

@@ -19,6 +19,7 @@
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/scatterlist.h>
+#include <linux/sizes.h>
 
 /* Largest report the framework builds; a transport may take fewer. */
 #define FPHINT_REPORT_BATCH_MAX		256
@@ -136,6 +137,7 @@ void fphint_config_unlock(void);
 
 /* Worker side helpers for selections (core.c). */
 void fphint_kick(bool now);
+unsigned int fphint_delay_now_ms(void);
 bool fphint_pass_stop(struct fphint_pass *pass);
 bool fphint_zone_lock(struct fphint_pass *pass, struct zone *zone);
 void fphint_zone_unlock(struct fphint_pass *pass, struct zone *zone);
@@ -150,6 +152,10 @@ bool fphint_capture_coalesces(unsigned long prev, unsigned long pfn,
 			      unsigned int order);
 
 /* Throttle helpers (throttle.c), pure so KUnit can drive them. */
+#define FPHINT_BACKOFF_MAX		5
+#define FPHINT_CHURN_MIN_PAGES		(SZ_16M >> PAGE_SHIFT)
+unsigned int fphint_backoff_step(unsigned int level, unsigned long reported,
+				 u64 reused);
 bool fphint_hysteresis(bool was, unsigned long val, unsigned long floor,
 		       unsigned long hyst);
 struct fphint_bucket {

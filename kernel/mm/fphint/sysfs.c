@@ -155,11 +155,20 @@ static ssize_t isolated_now_pages_show(struct kobject *kobj,
 }
 static struct kobj_attribute isolated_now_pages_attr = __ATTR_RO(isolated_now_pages);
 
+/* Gauge: the delay before a pass now, report_delay_ms after churn backoff. */
+static ssize_t report_delay_now_ms_show(struct kobject *kobj,
+					struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", fphint_delay_now_ms());
+}
+static struct kobj_attribute report_delay_now_ms_attr = __ATTR_RO(report_delay_now_ms);
+
 static struct attribute *fphint_stat_attrs[] = {
 #define FPHINT_X_LIST(NAME, name) &stat_##name##_attr.attr.attr,
 	FPHINT_STATS(FPHINT_X_LIST)
 #undef FPHINT_X_LIST
 	&isolated_now_pages_attr.attr,
+	&report_delay_now_ms_attr.attr,
 	NULL,
 };
 

@@ -29,6 +29,23 @@ bool fphint_hysteresis(bool was, unsigned long val, unsigned long floor,
 	return was ? val < floor + hyst : val < floor;
 }
 
+/*
+ * Reported memory handed out again soon after is pure cost: the host
+ * discarded it and must fault it back in, zeroed.  When a window in which a
+ * pass reported at least 16 MiB also saw a quarter of that reused, the
+ * guest is churning: double the delay (up to 2^FPHINT_BACKOFF_MAX).  Halve
+ * it again when reuse falls under 1/16, or when nothing happened at all.
+ */
+unsigned int fphint_backoff_step(unsigned int level, unsigned long reported,
+				 u64 reused)
+{
+	if (reported >= FPHINT_CHURN_MIN_PAGES && reused * 4 > reported)
+		return min(level + 1, (unsigned int)FPHINT_BACKOFF_MAX);
+	if (level && (reused * 16 < reported || (!reported && !reused)))
+		return level - 1;
+	return level;
+}
+
 static DECLARE_BITMAP(wmark_zone_throttled, MAX_NUMNODES * MAX_NR_ZONES);
 static bool wmark_lowmem_throttled;
 

@@ -58,6 +58,8 @@ enum fphint_tunable {
 	X(REPORTS,		reports)				\
 	X(REPORT_ERRORS,	report_errors)				\
 	X(THROTTLED,		throttled)				\
+	X(REUSED_PAGES,		reused_pages)				\
+	X(BACKOFFS,		backoffs)				\
 	X(PASSES,		passes)
 
 enum fphint_stat {

@@ -48,9 +48,29 @@ static void fphint_test_bucket(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, b.tokens, (s64)(1ULL << 40));
 }
 
+static void fphint_test_backoff(struct kunit *test)
+{
+	const unsigned long big = FPHINT_CHURN_MIN_PAGES * 4;
+
+	/* Much reported, much of it handed out again: churn, back off. */
+	KUNIT_EXPECT_EQ(test, fphint_backoff_step(0, big, big / 2), 1U);
+	KUNIT_EXPECT_EQ(test, fphint_backoff_step(FPHINT_BACKOFF_MAX, big, big),
+			(unsigned int)FPHINT_BACKOFF_MAX);
+	/* A burst: much reported, nothing reused: recover step by step. */
+	KUNIT_EXPECT_EQ(test, fphint_backoff_step(3, big, 0), 2U);
+	KUNIT_EXPECT_EQ(test, fphint_backoff_step(0, big, 0), 0U);
+	/* Allocating reported memory while reporting little is normal use. */
+	KUNIT_EXPECT_EQ(test, fphint_backoff_step(0, 10, big), 0U);
+	/* Between the two thresholds: hold. */
+	KUNIT_EXPECT_EQ(test, fphint_backoff_step(2, big, big / 8), 2U);
+	/* Idle: decay. */
+	KUNIT_EXPECT_EQ(test, fphint_backoff_step(2, 0, 0), 1U);
+}
+
 static struct kunit_case fphint_throttle_cases[] = {
 	KUNIT_CASE(fphint_test_hysteresis),
 	KUNIT_CASE(fphint_test_bucket),
+	KUNIT_CASE(fphint_test_backoff),
 	{}
 };
 
