@@ -76,6 +76,7 @@ static bool fphint_enabled;
 
 /* Pass delay is report_delay_ms << fphint_backoff; see fphint_backoff_step(). */
 static unsigned int fphint_backoff;
+static unsigned long fphint_last_pass_end;	/* jiffies */
 static u64 fphint_reused_seen;
 
 static struct workqueue_struct *fphint_wq;
@@ -302,9 +303,27 @@ void __fphint_notify_free(struct zone *zone, unsigned long pfn,
 	READ_ONCE(fphint_capture)->notify_free(zone, pfn, order);
 }
 
+/*
+ * The churn backoff level, less one for every full delay the worker has
+ * been idle since its last pass: once the churn stops, the next burst is
+ * reported promptly without waiting for passes to bring the level down.
+ */
+static unsigned int fphint_backoff_now(void)
+{
+	unsigned int level = READ_ONCE(fphint_backoff);
+	unsigned long idle = jiffies - READ_ONCE(fphint_last_pass_end);
+	unsigned int base = fphint_tunable(REPORT_DELAY_MS);
+
+	while (level && idle >= msecs_to_jiffies(base << level)) {
+		idle -= msecs_to_jiffies(base << level);
+		level--;
+	}
+	return level;
+}
+
 unsigned int fphint_delay_now_ms(void)
 {
-	return fphint_tunable(REPORT_DELAY_MS) << READ_ONCE(fphint_backoff);
+	return fphint_tunable(REPORT_DELAY_MS) << fphint_backoff_now();
 }
 
 /*
@@ -530,6 +549,7 @@ static void fphint_worker(struct work_struct *work)
 	pass->zone_cursor = 0;
 	pass->more = false;
 	pass->reported = 0;
+	fphint_backoff = fphint_backoff_now();
 	fphint_count(FPHINT_STAT_PASSES, 1);
 
 	/* On abort, what is still in capture buffers waits for the next pass. */
@@ -546,6 +566,7 @@ static void fphint_worker(struct work_struct *work)
 	if (level > fphint_backoff)
 		fphint_count(FPHINT_STAT_BACKOFFS, 1);
 	WRITE_ONCE(fphint_backoff, level);
+	WRITE_ONCE(fphint_last_pass_end, jiffies);
 
 	/* A scanning capture left work behind and is making progress. */
 	if (pass->more && pass->reported && !fphint_pass_stop(pass))

@@ -34,14 +34,15 @@ bool fphint_hysteresis(bool was, unsigned long val, unsigned long floor,
  * discarded it and must fault it back in, zeroed.  When a window in which a
  * pass reported at least 16 MiB also saw a quarter of that reused, the
  * guest is churning: double the delay (up to 2^FPHINT_BACKOFF_MAX).  Halve
- * it again when reuse falls under 1/16, or when nothing happened at all.
+ * it again when reuse falls under 1/16 of what was reported, or under a
+ * quarter of the churn floor: light use of reported memory is normal.
  */
 unsigned int fphint_backoff_step(unsigned int level, unsigned long reported,
 				 u64 reused)
 {
 	if (reported >= FPHINT_CHURN_MIN_PAGES && reused * 4 > reported)
 		return min(level + 1, (unsigned int)FPHINT_BACKOFF_MAX);
-	if (level && (reused * 16 < reported || (!reported && !reused)))
+	if (level && (reused * 16 < reported || reused < FPHINT_CHURN_MIN_PAGES / 4))
 		return level - 1;
 	return level;
 }
