@@ -215,8 +215,14 @@ def plots(curves):
 
 
 def main():
+    global CONFIGS, SCENARIOS
     os.makedirs(OUT, exist_ok=True)
     CONFIGS.update(profiles())
+    # BENCH_CONFIGS / BENCH_SCENARIOS: comma-separated subsets, for tuning.
+    if os.environ.get("BENCH_CONFIGS"):
+        CONFIGS = {k: CONFIGS[k] for k in os.environ["BENCH_CONFIGS"].split(",")}
+    if os.environ.get("BENCH_SCENARIOS"):
+        SCENARIOS = os.environ["BENCH_SCENARIOS"].split(",")
     if any(k == "bench" for k, *_ in CONFIGS.values()) and not os.path.exists(BENCH_VMLINUX):
         sys.exit(f"missing {BENCH_VMLINUX}: run FPHINT_VARIANT=bench scripts/kernel-build.sh")
     accel, why = vm.pick_accel()

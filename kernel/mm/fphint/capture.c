@@ -2,10 +2,11 @@
 /*
  * fphint capture stages: where candidate free blocks come from.
  *
- * percpu:     the free path appends the pfn of every block it finished
- *             merging (order >= min_order) to a per-CPU buffer; the worker
- *             swaps full or aged buffers out.  Costs one uncontended
- *             per-CPU lock per captured free, nothing else.
+ * percpu:     the free path appends the region of every block it finished
+ *             merging (order >= min_order) to a per-CPU buffer, unless it
+ *             is among the last few entries; the worker swaps buffers out
+ *             report_delay_ms after their first entry.  Costs one
+ *             uncontended per-CPU lock per captured free, nothing else.
  * buddy-scan: the upstream page_reporting way: the worker walks the free
  *             lists for blocks not yet reported.  Finds memory that was
  *             free before fphint was enabled.
@@ -41,27 +42,34 @@ static bool fphint_overflowed;
 
 static unsigned long *scan_collect(struct fphint_pass *pass, unsigned int *nr);
 
+/* How far back the free path looks for the same region. */
+#define FPHINT_CAPTURE_LOOKBACK	4
+
 /*
- * The block just freed at @pfn (2^@order pages) swallowed the previous
- * entry: one buffer slot then covers a whole run of merges.
+ * @region is among the last entries of @buf: frees arrive in runs (a pcp
+ * drain, an munmap), so a short look back catches nearly every repeat.
  */
-bool fphint_capture_coalesces(unsigned long prev, unsigned long pfn,
-			      unsigned int order)
+bool fphint_capture_seen(const unsigned long *buf, unsigned int nr,
+			 unsigned long region)
 {
-	return prev >= pfn && prev - pfn < (1UL << order);
+	unsigned int i, n = min_t(unsigned int, nr, FPHINT_CAPTURE_LOOKBACK);
+
+	for (i = 1; i <= n; i++)
+		if (buf[nr - i] == region)
+			return true;
+	return false;
 }
 
 static void percpu_notify_free(struct zone *zone, unsigned long pfn,
 			       unsigned int order)
 {
 	struct fphint_pcp *p = this_cpu_ptr(&fphint_pcp);
-	unsigned long flags;
+	unsigned long flags, region = fphint_region(pfn);
 	unsigned int nr;
 
 	spin_lock_irqsave(&p->lock, flags);
 	nr = p->nr;
-	if (nr && fphint_capture_coalesces(p->cur[nr - 1], pfn, order)) {
-		p->cur[nr - 1] = pfn;
+	if (fphint_capture_seen(p->cur, nr, region)) {
 		spin_unlock_irqrestore(&p->lock, flags);
 		fphint_count(FPHINT_STAT_DUPLICATES, 1);
 		return;
@@ -74,7 +82,7 @@ static void percpu_notify_free(struct zone *zone, unsigned long pfn,
 		fphint_count(FPHINT_STAT_DROPPED, 1);
 		return;
 	}
-	p->cur[nr] = pfn;
+	p->cur[nr] = region;
 	p->nr = nr + 1;
 	spin_unlock_irqrestore(&p->lock, flags);
 	fphint_count(FPHINT_STAT_CAPTURED, 1);

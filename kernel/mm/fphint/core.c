@@ -479,7 +479,8 @@ void fphint_zone_unlock(struct fphint_pass *pass, struct zone *zone)
  * Resolve @pfn to the free block now holding it and isolate that block
  * into the pass's batch, reporting when the batch is full.  zone->lock
  * held (dropped and retaken around a report).  Returns the first pfn after
- * the resolved block so the caller can skip entries it covers, or 0.
+ * the resolved block so the caller can skip what it covers, or 0 when
+ * @pfn is not free.
  */
 unsigned long fphint_take(struct fphint_pass *pass, struct zone *zone,
 			  unsigned long pfn)
@@ -491,10 +492,8 @@ unsigned long fphint_take(struct fphint_pass *pass, struct zone *zone,
 
 	lockdep_assert_held(&zone->lock);
 	head = fphint_buddy_head(page, &order);
-	if (!head) {
-		fphint_count(FPHINT_STAT_STALE, 1);
+	if (!head)
 		return 0;
-	}
 	head_pfn = page_to_pfn(head);
 	end = head_pfn + (1UL << order);
 	if (PageReported(head)) {
@@ -527,6 +526,34 @@ unsigned long fphint_take(struct fphint_pass *pass, struct zone *zone,
 			pass->zone_skipped = true;
 		spin_lock_irq(&zone->lock);
 	}
+	return end;
+}
+
+/*
+ * Take every free block of at least min_order in the region at @start.
+ * zone->lock held.  Returns the first pfn past what was walked.
+ */
+unsigned long fphint_take_region(struct fphint_pass *pass, struct zone *zone,
+				 unsigned long start)
+{
+	unsigned long pfn = start, end = start + FPHINT_REGION_PAGES;
+	unsigned long step = 1UL << pass->min_order, found = 0;
+
+	while (pfn < end && !pass->zone_skipped) {
+		unsigned long next = 0;
+
+		/* Holes, other zones: skip, whatever their size. */
+		if (zone_spans_pfn(zone, pfn) && pfn_to_online_page(pfn))
+			next = fphint_take(pass, zone, pfn);
+		if (next > pfn) {
+			found++;
+			pfn = next;
+		} else {
+			pfn = ALIGN(pfn + 1, step);
+		}
+	}
+	if (!found)
+		fphint_count(FPHINT_STAT_STALE, 1);
 	return end;
 }
 
@@ -570,7 +597,7 @@ static void fphint_worker(struct work_struct *work)
 
 	/* A scanning capture left work behind and is making progress. */
 	if (pass->more && pass->reported && !fphint_pass_stop(pass))
-		fphint_kick(true);
+		fphint_kick(!level);
 out:
 	mutex_unlock(&fphint_mutex);
 }

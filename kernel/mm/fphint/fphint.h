@@ -143,13 +143,28 @@ bool fphint_zone_lock(struct fphint_pass *pass, struct zone *zone);
 void fphint_zone_unlock(struct fphint_pass *pass, struct zone *zone);
 unsigned long fphint_take(struct fphint_pass *pass, struct zone *zone,
 			  unsigned long pfn);
+unsigned long fphint_take_region(struct fphint_pass *pass, struct zone *zone,
+				 unsigned long start);
 struct page *fphint_buddy_head(struct page *page, unsigned int *order);
+
+/*
+ * Capture records regions, not blocks: the MAX_ORDER-aligned span (4 MiB
+ * on x86) a freed block lies in, as the pfn of its first page.  A burst of
+ * frees in one region is one entry however it merges, and selection finds
+ * every free block of the region when it walks it.
+ */
+#define FPHINT_REGION_ORDER	(MAX_ORDER - 1)
+#define FPHINT_REGION_PAGES	(1UL << FPHINT_REGION_ORDER)
+static inline unsigned long fphint_region(unsigned long pfn)
+{
+	return pfn & ~(FPHINT_REGION_PAGES - 1);
+}
 
 /* Capture helpers (capture.c). */
 int fphint_capture_init(void);
 int fphint_capture_resize(unsigned int batch);
-bool fphint_capture_coalesces(unsigned long prev, unsigned long pfn,
-			      unsigned int order);
+bool fphint_capture_seen(const unsigned long *buf, unsigned int nr,
+			 unsigned long region);
 
 /* Throttle helpers (throttle.c), pure so KUnit can drive them. */
 #define FPHINT_BACKOFF_MAX		5

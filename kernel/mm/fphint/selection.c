@@ -2,10 +2,10 @@
 /*
  * fphint selection stages: which captured blocks are reported, and how.
  *
- * zone-sort: sort a chunk by pfn (zones are pfn ranges, so this groups by
- *            zone too), resolve each entry to the free block now holding
- *            it, skip entries that block already covers, and isolate with
- *            one zone->lock hold per zone and batch.
+ * zone-sort: sort a chunk of regions by pfn (zones are pfn ranges, so
+ *            this groups by zone too), drop repeats, walk each region for
+ *            the free blocks it holds now, and isolate them with one
+ *            zone->lock hold per zone and batch.
  * fifo:      entries in capture order, zone->lock taken per entry, no
  *            de-duplication: the v8 series' behaviour, for comparison.
  */
@@ -71,7 +71,7 @@ static void zone_sort_select(struct fphint_pass *pass, unsigned long *pfns,
 		/* Throttled: the rest of this zone waits for a later pass. */
 		if (pass->zone_skipped)
 			continue;
-		covered = fphint_take(pass, zone, pfn) ?: covered;
+		covered = fphint_take_region(pass, zone, fphint_region(pfn));
 	}
 	if (locked)
 		fphint_zone_unlock(pass, zone);
@@ -110,7 +110,7 @@ static void fifo_select(struct fphint_pass *pass, unsigned long *pfns,
 		if (!fphint_zone_lock(pass, zone))
 			continue;
 		if (!pass->zone_skipped)
-			fphint_take(pass, zone, pfns[i]);
+			fphint_take_region(pass, zone, fphint_region(pfns[i]));
 		batch_zone = pass->nents ? zone : NULL;
 		spin_unlock_irq(&zone->lock);
 	}

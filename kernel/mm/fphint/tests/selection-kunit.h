@@ -30,15 +30,21 @@ static void fphint_test_sort_unique(struct kunit *test)
 
 static void fphint_test_coalesce(struct kunit *test)
 {
-	/* Previous entry 0x13 merged into the order-4 block at 0x10. */
-	KUNIT_EXPECT_TRUE(test, fphint_capture_coalesces(0x13, 0x10, 4));
-	KUNIT_EXPECT_TRUE(test, fphint_capture_coalesces(0x10, 0x10, 4));
-	KUNIT_EXPECT_TRUE(test, fphint_capture_coalesces(0x1f, 0x10, 4));
-	/* Just outside either end. */
-	KUNIT_EXPECT_FALSE(test, fphint_capture_coalesces(0x20, 0x10, 4));
-	KUNIT_EXPECT_FALSE(test, fphint_capture_coalesces(0x0f, 0x10, 4));
-	/* A smaller block never swallows a different head. */
-	KUNIT_EXPECT_FALSE(test, fphint_capture_coalesces(0x11, 0x10, 0));
+	const unsigned long r = FPHINT_REGION_PAGES;
+	unsigned long buf[] = { 0, 5 * r, r, 2 * r, 3 * r, 4 * r };
+
+	/* Frees anywhere in a region map to its first pfn. */
+	KUNIT_EXPECT_EQ(test, fphint_region(3 * r + 17), 3 * r);
+	KUNIT_EXPECT_EQ(test, fphint_region(3 * r), 3 * r);
+	KUNIT_EXPECT_EQ(test, fphint_region(3 * r - 1), 2 * r);
+	/* Seen among the last entries: one slot for a run of frees. */
+	KUNIT_EXPECT_TRUE(test, fphint_capture_seen(buf, 6, 4 * r));
+	KUNIT_EXPECT_TRUE(test, fphint_capture_seen(buf, 6, r));
+	/* Further back than the look-back, or never: a new entry. */
+	KUNIT_EXPECT_FALSE(test, fphint_capture_seen(buf, 6, 5 * r));
+	KUNIT_EXPECT_FALSE(test, fphint_capture_seen(buf, 6, 9 * r));
+	/* An empty buffer has seen nothing. */
+	KUNIT_EXPECT_FALSE(test, fphint_capture_seen(buf, 0, 0));
 }
 
 /* A pfn inside a freed block resolves to a free head spanning it. */
