@@ -42,6 +42,33 @@ static bool fphint_overflowed;
 
 static unsigned long *scan_collect(struct fphint_pass *pass, unsigned int *nr);
 
+/*
+ * Only quiet regions are reported: a region captured in one pass is held
+ * back ("pending") and reported at the next pass only if nothing was freed
+ * into it in between.  A burst settles and goes out one delay later;
+ * memory being recycled keeps its regions busy and is left alone, so churn
+ * costs no host refaults.  Both arrays hold up to nr_cpu_ids * batch
+ * sorted regions; worker-only (fphint_mutex).
+ */
+static unsigned long *fphint_pending, *fphint_fresh;
+static unsigned int fphint_nr_pending, fphint_agg_cap;
+
+/* Remove from sorted @a every region also in sorted @b; returns the count left. */
+unsigned int fphint_regions_minus(unsigned long *a, unsigned int na,
+				  const unsigned long *b, unsigned int nb)
+{
+	unsigned int i, j = 0, n = 0;
+
+	for (i = 0; i < na; i++) {
+		while (j < nb && b[j] < a[i])
+			j++;
+		if (j < nb && b[j] == a[i])
+			continue;
+		a[n++] = a[i];
+	}
+	return n;
+}
+
 /* How far back the free path looks for the same region. */
 #define FPHINT_CAPTURE_LOOKBACK	4
 
@@ -99,30 +126,58 @@ static void percpu_notify_free(struct zone *zone, unsigned long pfn,
 static unsigned long *percpu_collect(struct fphint_pass *pass,
 				     unsigned int *nr)
 {
-	int cpu = pass->cpu;
+	unsigned int n = 0, quiet;
+	unsigned long *out;
+	int cpu;
 
-	while ((cpu = cpumask_next(cpu, cpu_possible_mask)) < nr_cpu_ids) {
+	/* Second call of the pass: what is left is the overflow scan. */
+	if (pass->cpu >= 0) {
+		if (pass->zone_cursor ||
+		    (!pass->backoff && xchg(&fphint_overflowed, false)))
+			return scan_collect(pass, nr);
+		return NULL;
+	}
+	pass->cpu = nr_cpu_ids;
+
+	for_each_possible_cpu(cpu) {
 		struct fphint_pcp *p = per_cpu_ptr(&fphint_pcp, cpu);
 		unsigned long *full;
+		unsigned int got;
 
 		/* Unlocked peek: a racing free kicks another pass anyway. */
 		if (!READ_ONCE(p->nr))
 			continue;
 		spin_lock_irq(&p->lock);
 		full = p->cur;
-		*nr = p->nr;
+		got = p->nr;
 		p->cur = p->spare;
 		p->spare = full;
 		p->nr = 0;
 		spin_unlock_irq(&p->lock);
-		pass->cpu = cpu;
 		/* The worker is done with spare before it swaps again. */
-		return full;
+		memcpy(fphint_fresh + n, full, got * sizeof(long));
+		n += got;
 	}
-	pass->cpu = cpu;
-	if (pass->zone_cursor || xchg(&fphint_overflowed, false))
-		return scan_collect(pass, nr);
-	return NULL;
+	n = fphint_sort_unique(fphint_fresh, n);
+	quiet = fphint_regions_minus(fphint_pending, fphint_nr_pending,
+				     fphint_fresh, n);
+	/* Still busy: they wait another round, not counted twice. */
+	fphint_count(FPHINT_STAT_DUPLICATES, fphint_nr_pending - quiet);
+
+	out = fphint_pending;
+	fphint_pending = fphint_fresh;
+	fphint_nr_pending = n;
+	fphint_fresh = out;
+	if (!quiet)
+		return percpu_collect(pass, nr);
+	*nr = quiet;
+	return out;
+}
+
+/* Regions held back, or an overflow scan put off by churn: come back later. */
+static bool percpu_pending(void)
+{
+	return fphint_nr_pending || READ_ONCE(fphint_overflowed);
 }
 
 static void percpu_flush(void)
@@ -136,6 +191,7 @@ static void percpu_flush(void)
 		p->nr = 0;
 		spin_unlock_irq(&p->lock);
 	}
+	fphint_nr_pending = 0;
 }
 
 /*
@@ -145,12 +201,18 @@ static void percpu_flush(void)
  */
 int fphint_capture_resize(unsigned int batch)
 {
-	unsigned long **bufs;
+	unsigned long **bufs, *agg[2];
 	int cpu, i = 0;
 
+	agg[0] = kvmalloc_array(nr_cpu_ids * batch, sizeof(long), GFP_KERNEL);
+	agg[1] = kvmalloc_array(nr_cpu_ids * batch, sizeof(long), GFP_KERNEL);
 	bufs = kcalloc(2 * nr_cpu_ids, sizeof(*bufs), GFP_KERNEL);
-	if (!bufs)
+	if (!bufs || !agg[0] || !agg[1]) {
+		kvfree(agg[0]);
+		kvfree(agg[1]);
+		kfree(bufs);
 		return -ENOMEM;
+	}
 	for_each_possible_cpu(cpu) {
 		bufs[2 * cpu] = kvmalloc_array(batch, sizeof(long), GFP_KERNEL);
 		bufs[2 * cpu + 1] = kvmalloc_array(batch, sizeof(long), GFP_KERNEL);
@@ -179,8 +241,18 @@ int fphint_capture_resize(unsigned int batch)
 		bufs[2 * cpu] = old_cur;
 		bufs[2 * cpu + 1] = old_spare;
 	}
+	/* Pending regions beyond the new size are dropped; their memory stays free. */
+	fphint_nr_pending = min(fphint_nr_pending, nr_cpu_ids * batch);
+	if (fphint_pending)
+		memcpy(agg[0], fphint_pending, fphint_nr_pending * sizeof(long));
+	swap(agg[0], fphint_pending);
+	swap(agg[1], fphint_fresh);
+	fphint_agg_cap = nr_cpu_ids * batch;
 	i = 2 * nr_cpu_ids;
 nomem:
+	/* The old aggregates on success, the new ones on failure. */
+	kvfree(agg[0]);
+	kvfree(agg[1]);
 	/* On success this frees the old buffers, on failure the new ones. */
 	for (cpu = 0; cpu < 2 * nr_cpu_ids; cpu++)
 		kvfree(bufs[cpu]);
@@ -202,6 +274,7 @@ static struct fphint_capture_ops fphint_capture_percpu = {
 	.notify_free	= percpu_notify_free,
 	.collect	= percpu_collect,
 	.flush		= percpu_flush,
+	.pending	= percpu_pending,
 };
 
 /* ---- buddy-scan ----------------------------------------------------- */

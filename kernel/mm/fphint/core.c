@@ -77,6 +77,7 @@ static bool fphint_enabled;
 /* Pass delay is report_delay_ms << fphint_backoff; see fphint_backoff_step(). */
 static unsigned int fphint_backoff;
 static unsigned long fphint_last_pass_end;	/* jiffies */
+static unsigned long fphint_prev_reported;	/* pages, previous pass */
 static u64 fphint_reused_seen;
 
 static struct workqueue_struct *fphint_wq;
@@ -560,7 +561,7 @@ unsigned long fphint_take_region(struct fphint_pass *pass, struct zone *zone,
 static void fphint_worker(struct work_struct *work)
 {
 	struct fphint_pass *pass = &fphint_the_pass;
-	unsigned long *pfns;
+	unsigned long *pfns, start = jiffies, recent;
 	unsigned int nr, level;
 	u64 reused;
 
@@ -577,6 +578,7 @@ static void fphint_worker(struct work_struct *work)
 	pass->more = false;
 	pass->reported = 0;
 	fphint_backoff = fphint_backoff_now();
+	pass->backoff = fphint_backoff;
 	fphint_count(FPHINT_STAT_PASSES, 1);
 
 	/* On abort, what is still in capture buffers waits for the next pass. */
@@ -586,8 +588,17 @@ static void fphint_worker(struct work_struct *work)
 	WARN_ON_ONCE(pass->nents);
 
 	/* Churn check: was memory we reported handed out again meanwhile? */
+	/*
+	 * Reuse since the last pass is set against what this pass and, if
+	 * it ran within the last second, the previous one reported: memory
+	 * reported long ago and allocated now is ordinary use, not churn.
+	 */
 	reused = fphint_stat_sum(FPHINT_STAT_REUSED_PAGES);
-	level = fphint_backoff_step(fphint_backoff, pass->reported,
+	recent = pass->reported;
+	if (time_before_eq(start, fphint_last_pass_end + HZ))
+		recent += fphint_prev_reported;
+	fphint_prev_reported = pass->reported;
+	level = fphint_backoff_step(fphint_backoff, recent,
 				    reused - fphint_reused_seen);
 	fphint_reused_seen = reused;
 	if (level > fphint_backoff)
@@ -598,6 +609,8 @@ static void fphint_worker(struct work_struct *work)
 	/* A scanning capture left work behind and is making progress. */
 	if (pass->more && pass->reported && !fphint_pass_stop(pass))
 		fphint_kick(!level);
+	else if (fphint_capture->pending && fphint_capture->pending())
+		fphint_kick(false);
 out:
 	mutex_unlock(&fphint_mutex);
 }

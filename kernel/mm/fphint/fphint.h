@@ -45,6 +45,8 @@ struct fphint_capture_ops {
 	unsigned long *(*collect)(struct fphint_pass *pass, unsigned int *nr);
 	/* Forget what was captured (stage switch, disable). */
 	void (*flush)(void);
+	/* Worker, after a pass: captured work waits for a later pass. */
+	bool (*pending)(void);
 };
 
 struct fphint_selection_ops {
@@ -86,7 +88,8 @@ struct fphint_pass {
 	unsigned int nents;		/* isolated, not yet reported */
 	unsigned int batch;		/* ranges per report this pass */
 	unsigned int min_order;
-	int cpu;			/* percpu collect cursor */
+	int cpu;			/* percpu: -1 until collected */
+	unsigned int backoff;		/* churn backoff level this pass */
 	int zone_cursor;		/* buddy-scan collect cursor */
 	bool zone_skipped;		/* throttle turned the zone away */
 	bool more;			/* capture has more than it handed out */
@@ -165,6 +168,8 @@ int fphint_capture_init(void);
 int fphint_capture_resize(unsigned int batch);
 bool fphint_capture_seen(const unsigned long *buf, unsigned int nr,
 			 unsigned long region);
+unsigned int fphint_regions_minus(unsigned long *a, unsigned int na,
+				  const unsigned long *b, unsigned int nb);
 
 /* Throttle helpers (throttle.c), pure so KUnit can drive them. */
 #define FPHINT_BACKOFF_MAX		5

@@ -27,7 +27,7 @@
  * further capped at MAX_ORDER - 1 by the kernel it runs on.
  */
 #define FPHINT_TUNABLES(X)						\
-	X(CAPTURE_BATCH,   capture_batch,   512,  16, 4096)		\
+	X(CAPTURE_BATCH,   capture_batch,   2048, 16, 8192)		\
 	X(MIN_ORDER,       min_order,       4,    0,  10)		\
 	X(REPORT_BATCH,    report_batch,    32,   1,  256)		\
 	X(REPORT_DELAY_MS, report_delay_ms, 100,  0,  60000)		\

@@ -47,6 +47,22 @@ static void fphint_test_coalesce(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, fphint_capture_seen(buf, 0, 0));
 }
 
+static void fphint_test_regions_minus(struct kunit *test)
+{
+	unsigned long pending[] = { 1, 4, 7, 9, 12 };
+	unsigned long busy[] = { 0, 4, 5, 12, 20 };
+	unsigned long want[] = { 1, 7, 9 };
+	unsigned int n, i;
+
+	/* Regions freed into again stay pending; the quiet ones go out. */
+	n = fphint_regions_minus(pending, ARRAY_SIZE(pending), busy, ARRAY_SIZE(busy));
+	KUNIT_ASSERT_EQ(test, n, ARRAY_SIZE(want));
+	for (i = 0; i < n; i++)
+		KUNIT_EXPECT_EQ(test, pending[i], want[i]);
+	KUNIT_EXPECT_EQ(test, fphint_regions_minus(pending, n, NULL, 0), n);
+	KUNIT_EXPECT_EQ(test, fphint_regions_minus(pending, 0, busy, 5), 0U);
+}
+
 /* A pfn inside a freed block resolves to a free head spanning it. */
 static void fphint_test_buddy_head(struct kunit *test)
 {
@@ -89,6 +105,7 @@ static void fphint_test_buddy_head(struct kunit *test)
 static struct kunit_case fphint_selection_cases[] = {
 	KUNIT_CASE(fphint_test_sort_unique),
 	KUNIT_CASE(fphint_test_coalesce),
+	KUNIT_CASE(fphint_test_regions_minus),
 	KUNIT_CASE(fphint_test_buddy_head),
 	{}
 };
