@@ -169,6 +169,15 @@ def suite_static():
     missing += [n for _, n in stats if f"/sys/kernel/mm/fphint/stats/{n}\n" not in abi]
     report(tun and stats and not missing,
            f"static: ABI documents every uapi tunable and counter{' (missing: ' + ', '.join(missing) + ')' if missing else ''}")
+    # Range and default as the header has them, so the two cannot drift.
+    wrong = []
+    for m in re.finditer(r"X\(\w+,\s*(\w+),\s*(\d+),\s*(\d+),\s*(\d+)\)", src):
+        name, dflt, lo, hi = m.groups()
+        entry = abi.split(f"/sys/kernel/mm/fphint/{name}\n", 1)[-1].split("What:", 1)[0]
+        if f"Decimal, {lo} to {hi}, default {dflt}." not in " ".join(entry.split()):
+            wrong.append(name)
+    report(tun and not wrong,
+           f"static: ABI ranges and defaults match the uapi header{' (differ: ' + ', '.join(wrong) + ')' if wrong else ''}")
 
 
 def main():

@@ -11,6 +11,8 @@
  *             lists for blocks not yet reported.  Finds memory that was
  *             free before fphint was enabled.
  */
+#include <linux/hash.h>
+#include <linux/log2.h>
 #include <linux/mm.h>
 #include <linux/mmzone.h>
 #include <linux/slab.h>
@@ -30,6 +32,8 @@ struct fphint_pcp {
 	unsigned long *spare;	/* handed to the worker on the next swap */
 	unsigned int nr;
 	unsigned int cap;
+	/* Regions already in cur, direct-mapped: most repeats never take a slot. */
+	unsigned long seen[FPHINT_SEEN_SLOTS];
 };
 static DEFINE_PER_CPU(struct fphint_pcp, fphint_pcp);
 
@@ -69,22 +73,24 @@ unsigned int fphint_regions_minus(unsigned long *a, unsigned int na,
 	return n;
 }
 
-/* How far back the free path looks for the same region. */
-#define FPHINT_CAPTURE_LOOKBACK	4
-
 /*
- * @region is among the last entries of @buf: frees arrive in runs (a pcp
- * drain, an munmap), so a short look back catches nearly every repeat.
+ * Has @region been recorded since @seen was last cleared?  Records it if
+ * not.  A miss only costs a duplicate entry, which selection drops.
  */
-bool fphint_capture_seen(const unsigned long *buf, unsigned int nr,
-			 unsigned long region)
+bool fphint_capture_seen(unsigned long *seen, unsigned long region)
 {
-	unsigned int i, n = min_t(unsigned int, nr, FPHINT_CAPTURE_LOOKBACK);
+	unsigned long *slot = &seen[hash_long(region >> FPHINT_REGION_ORDER,
+					      ilog2(FPHINT_SEEN_SLOTS))];
 
-	for (i = 1; i <= n; i++)
-		if (buf[nr - i] == region)
-			return true;
+	if (*slot == region)
+		return true;
+	*slot = region;
 	return false;
+}
+
+static void fphint_seen_clear(unsigned long *seen)
+{
+	memset(seen, 0xff, FPHINT_SEEN_SLOTS * sizeof(*seen));
 }
 
 static void percpu_notify_free(struct zone *zone, unsigned long pfn,
@@ -96,7 +102,7 @@ static void percpu_notify_free(struct zone *zone, unsigned long pfn,
 
 	spin_lock_irqsave(&p->lock, flags);
 	nr = p->nr;
-	if (fphint_capture_seen(p->cur, nr, region)) {
+	if (fphint_capture_seen(p->seen, region)) {
 		spin_unlock_irqrestore(&p->lock, flags);
 		fphint_count(FPHINT_STAT_DUPLICATES, 1);
 		return;
@@ -153,6 +159,7 @@ static unsigned long *percpu_collect(struct fphint_pass *pass,
 		p->cur = p->spare;
 		p->spare = full;
 		p->nr = 0;
+		fphint_seen_clear(p->seen);
 		spin_unlock_irq(&p->lock);
 		/* The worker is done with spare before it swaps again. */
 		memcpy(fphint_fresh + n, full, got * sizeof(long));
@@ -189,6 +196,7 @@ static void percpu_flush(void)
 
 		spin_lock_irq(&p->lock);
 		p->nr = 0;
+		fphint_seen_clear(p->seen);
 		spin_unlock_irq(&p->lock);
 	}
 	fphint_nr_pending = 0;
@@ -226,6 +234,9 @@ int fphint_capture_resize(unsigned int batch)
 
 		spin_lock_irq(&p->lock);
 		keep = min(p->nr, batch);
+		/* Entries dropped here must be able to come back. */
+		if (p->nr > keep)
+			fphint_seen_clear(p->seen);
 		if (keep)
 			memcpy(bufs[2 * cpu], p->cur, keep * sizeof(long));
 		if (p->nr > keep)
@@ -264,8 +275,10 @@ int fphint_capture_init(void)
 {
 	int cpu;
 
-	for_each_possible_cpu(cpu)
+	for_each_possible_cpu(cpu) {
 		spin_lock_init(&per_cpu_ptr(&fphint_pcp, cpu)->lock);
+		fphint_seen_clear(per_cpu_ptr(&fphint_pcp, cpu)->seen);
+	}
 	return fphint_capture_resize(fphint_tunable(CAPTURE_BATCH));
 }
 

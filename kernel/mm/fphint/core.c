@@ -305,9 +305,11 @@ void __fphint_notify_free(struct zone *zone, unsigned long pfn,
 }
 
 /*
- * The churn backoff level, less one for every full delay the worker has
+ * The churn backoff level, less one for every two delays the worker has
  * been idle since its last pass: once the churn stops, the next burst is
  * reported promptly without waiting for passes to bring the level down.
+ * Two, because while frees keep coming a pass follows the previous one
+ * after a single delay, and that gap must not count as idle.
  */
 static unsigned int fphint_backoff_now(void)
 {
@@ -315,8 +317,8 @@ static unsigned int fphint_backoff_now(void)
 	unsigned long idle = jiffies - READ_ONCE(fphint_last_pass_end);
 	unsigned int base = fphint_tunable(REPORT_DELAY_MS);
 
-	while (level && idle >= msecs_to_jiffies(base << level)) {
-		idle -= msecs_to_jiffies(base << level);
+	while (level && idle >= 2 * msecs_to_jiffies(base << level)) {
+		idle -= 2 * msecs_to_jiffies(base << level);
 		level--;
 	}
 	return level;
@@ -375,7 +377,49 @@ struct page *fphint_buddy_head(struct page *page, unsigned int *order)
 	return NULL;
 }
 
-/* Put back @pass's isolated blocks; zone->lock held. */
+/*
+ * Order of the block at @pfn when [@pfn, @end) is handed back to the buddy
+ * in aligned power-of-two pieces.  Capped at pageblock_order so that each
+ * piece goes back under its own pageblock's migratetype; __free_one_page()
+ * merges the pieces again where the buddy rules allow.
+ */
+unsigned int fphint_piece_order(unsigned long pfn, unsigned long end)
+{
+	unsigned int order = min_t(unsigned int, ilog2(end - pfn),
+				   pageblock_order);
+
+	if (pfn)
+		order = min_t(unsigned int, order, __ffs(pfn));
+	return order;
+}
+
+/*
+ * Mark reported every free block that lies wholly inside [@start, @end).
+ * A block that merged with a neighbour on the way back is not all
+ * reported; a later pass takes it.
+ */
+static void fphint_mark_reported(unsigned long start, unsigned long end)
+{
+	unsigned long pfn = start;
+
+	while (pfn < end) {
+		struct page *head;
+		unsigned long hpfn;
+		unsigned int order;
+
+		head = fphint_buddy_head(pfn_to_page(pfn), &order);
+		if (!head) {
+			pfn++;
+			continue;
+		}
+		hpfn = page_to_pfn(head);
+		if (hpfn >= start && hpfn + (1UL << order) <= end)
+			__SetPageReported(head);
+		pfn = hpfn + (1UL << order);
+	}
+}
+
+/* Put back @pass's isolated ranges; zone->lock held. */
 static void fphint_putback(struct fphint_pass *pass, struct zone *zone,
 			   bool reported)
 {
@@ -384,20 +428,42 @@ static void fphint_putback(struct fphint_pass *pass, struct zone *zone,
 	lockdep_assert_held(&zone->lock);
 	for (i = 0; i < pass->nents; i++) {
 		struct scatterlist *sg = &pass->sgl[i];
-		struct page *page = sg_page(sg);
-		unsigned int order = get_order(sg->length);
+		unsigned long start = page_to_pfn(sg_page(sg));
+		unsigned long pfn, end = start + (sg->length >> PAGE_SHIFT);
 
-		__putback_isolated_page(page, order,
-					get_pageblock_migratetype(page));
-		atomic_long_sub(1UL << order, &fphint_isolated_now);
-		/*
-		 * Merged with a neighbour on the way back: the bigger block
-		 * is not all reported, leave it to a later pass.
-		 */
-		if (reported && PageBuddy(page) && buddy_order(page) == order)
-			__SetPageReported(page);
+		for (pfn = start; pfn < end; pfn += 1UL << fphint_piece_order(pfn, end)) {
+			struct page *page = pfn_to_page(pfn);
+
+			__putback_isolated_page(page, fphint_piece_order(pfn, end),
+						get_pageblock_migratetype(page));
+		}
+		atomic_long_sub(end - start, &fphint_isolated_now);
+		if (reported)
+			fphint_mark_reported(start, end);
 	}
 	pass->nents = 0;
+	pass->bytes = 0;
+}
+
+/*
+ * A block that starts where the batch's last range ends extends that
+ * range: the host discards one larger range (fewer reports, fewer madvise
+ * calls, whole huge pages) and fphint_putback() splits it again.  Any
+ * page-aligned length is valid in a virtio-balloon report.
+ */
+static bool fphint_extend_last(struct fphint_pass *pass, unsigned long pfn,
+			       unsigned int order)
+{
+	struct scatterlist *sg;
+
+	if (!pass->nents)
+		return false;
+	sg = &pass->sgl[pass->nents - 1];
+	if (page_to_pfn(sg_page(sg)) + (sg->length >> PAGE_SHIFT) != pfn ||
+	    sg->length + (PAGE_SIZE << order) > FPHINT_RANGE_MAX_BYTES)
+		return false;
+	sg->length += PAGE_SIZE << order;
+	return true;
 }
 
 /*
@@ -517,9 +583,11 @@ unsigned long fphint_take(struct fphint_pass *pass, struct zone *zone,
 	}
 	atomic_long_add(1UL << order, &fphint_isolated_now);
 	fphint_count(FPHINT_STAT_ISOLATED, 1);
-	sg_set_page(&pass->sgl[pass->nents++], head, PAGE_SIZE << order, 0);
+	if (!fphint_extend_last(pass, head_pfn, order))
+		sg_set_page(&pass->sgl[pass->nents++], head, PAGE_SIZE << order, 0);
+	pass->bytes += PAGE_SIZE << order;
 
-	if (pass->nents >= pass->batch) {
+	if (pass->nents >= pass->batch || pass->bytes >= pass->bytes_max) {
 		fphint_flush(pass, zone);
 		/* Memory may have run short, or the rate budget out, meanwhile. */
 		spin_unlock_irq(&zone->lock);
@@ -573,6 +641,14 @@ static void fphint_worker(struct work_struct *work)
 			   fphint_transport_cur->capacity,
 			   (unsigned int)FPHINT_REPORT_BATCH_MAX);
 	pass->min_order = fphint_tunable(MIN_ORDER);
+	/*
+	 * Merged ranges must not let a batch hold more memory off the free
+	 * lists than report_batch blocks of the largest order would, nor
+	 * more than the throttle lets through in one go.
+	 */
+	pass->bytes_max = (unsigned long)pass->batch << (PAGE_SHIFT + MAX_ORDER - 1);
+	if (fphint_throttle->batch_bytes)
+		pass->bytes_max = min(pass->bytes_max, fphint_throttle->batch_bytes());
 	pass->cpu = -1;
 	pass->zone_cursor = 0;
 	pass->more = false;

@@ -23,6 +23,8 @@
 
 /* Largest report the framework builds; a transport may take fewer. */
 #define FPHINT_REPORT_BATCH_MAX		256
+/* Longest range in one report entry; descriptor lengths are 32 bits. */
+#define FPHINT_RANGE_MAX_BYTES		SZ_1G
 
 /* A named, registered implementation of one stage. */
 struct fphint_stage {
@@ -78,6 +80,8 @@ struct fphint_throttle_ops {
 	long (*admit)(struct zone *zone);
 	/* @bytes were just reported. */
 	void (*account)(unsigned long bytes);
+	/* Optional: the most one report should carry. */
+	unsigned long (*batch_bytes)(void);
 	/* Stage (re)selected: start from a clean state. */
 	void (*reset)(void);
 };
@@ -86,6 +90,8 @@ struct fphint_throttle_ops {
 struct fphint_pass {
 	struct scatterlist sgl[FPHINT_REPORT_BATCH_MAX];
 	unsigned int nents;		/* isolated, not yet reported */
+	unsigned long bytes;		/* in those nents ranges */
+	unsigned long bytes_max;	/* report when a batch holds this much */
 	unsigned int batch;		/* ranges per report this pass */
 	unsigned int min_order;
 	int cpu;			/* percpu: -1 until collected */
@@ -149,6 +155,7 @@ unsigned long fphint_take(struct fphint_pass *pass, struct zone *zone,
 unsigned long fphint_take_region(struct fphint_pass *pass, struct zone *zone,
 				 unsigned long start);
 struct page *fphint_buddy_head(struct page *page, unsigned int *order);
+unsigned int fphint_piece_order(unsigned long pfn, unsigned long end);
 
 /*
  * Capture records regions, not blocks: the MAX_ORDER-aligned span (4 MiB
@@ -166,14 +173,14 @@ static inline unsigned long fphint_region(unsigned long pfn)
 /* Capture helpers (capture.c). */
 int fphint_capture_init(void);
 int fphint_capture_resize(unsigned int batch);
-bool fphint_capture_seen(const unsigned long *buf, unsigned int nr,
-			 unsigned long region);
+#define FPHINT_SEEN_SLOTS	64
+bool fphint_capture_seen(unsigned long *seen, unsigned long region);
 unsigned int fphint_regions_minus(unsigned long *a, unsigned int na,
 				  const unsigned long *b, unsigned int nb);
 
 /* Throttle helpers (throttle.c), pure so KUnit can drive them. */
 #define FPHINT_BACKOFF_MAX		5
-#define FPHINT_CHURN_MIN_PAGES		(SZ_16M >> PAGE_SHIFT)
+#define FPHINT_CHURN_MIN_PAGES		(SZ_4M >> PAGE_SHIFT)
 unsigned int fphint_backoff_step(unsigned int level, unsigned long reported,
 				 u64 reused);
 bool fphint_hysteresis(bool was, unsigned long val, unsigned long floor,

@@ -31,18 +31,23 @@ bool fphint_hysteresis(bool was, unsigned long val, unsigned long floor,
 
 /*
  * Reported memory handed out again soon after is pure cost: the host
- * discarded it and must fault it back in, zeroed.  When a window in which a
- * pass reported at least 16 MiB also saw a quarter of that reused, the
- * guest is churning: double the delay (up to 2^FPHINT_BACKOFF_MAX).  Halve
- * it again when reuse falls under 1/16 of what was reported, or under a
- * quarter of the churn floor: light use of reported memory is normal.
+ * discarded it and must fault it back in, zeroed.  When a window in which
+ * at least 4 MiB was reported also saw a quarter of that reused, the
+ * guest is churning: double the delay (up to 2^FPHINT_BACKOFF_MAX).  The
+ * longer delay is also the longer quiet window a region needs before it is
+ * reported, so churned regions stop qualifying.  Halve it again only on
+ * evidence: 4 MiB reported of which under 1/16 came back.  A window that
+ * reported little proves nothing either way and holds the level; an idle
+ * worker decays it separately (fphint_backoff_now()).
  */
 unsigned int fphint_backoff_step(unsigned int level, unsigned long reported,
 				 u64 reused)
 {
-	if (reported >= FPHINT_CHURN_MIN_PAGES && reused * 4 > reported)
+	if (reported < FPHINT_CHURN_MIN_PAGES)
+		return level;
+	if (reused * 4 > reported)
 		return min(level + 1, (unsigned int)FPHINT_BACKOFF_MAX);
-	if (level && (reused * 16 < reported || reused < FPHINT_CHURN_MIN_PAGES / 4))
+	if (level && reused * 16 < reported)
 		return level - 1;
 	return level;
 }
@@ -134,6 +139,12 @@ static void ratelimit_account(unsigned long bytes)
 	fphint_bucket_charge(&ratelimit_bucket, bytes);
 }
 
+/* A quarter second's worth per report keeps the rate smooth. */
+static unsigned long ratelimit_batch_bytes(void)
+{
+	return max_t(unsigned long, ratelimit_rate() / 4, PAGE_SIZE);
+}
+
 static void ratelimit_reset(void)
 {
 	ratelimit_bucket.tokens = ratelimit_rate();
@@ -144,6 +155,7 @@ static struct fphint_throttle_ops fphint_throttle_ratelimit = {
 	.stage.name	= FPHINT_THROTTLE_RATELIMIT,
 	.admit		= ratelimit_admit,
 	.account	= ratelimit_account,
+	.batch_bytes	= ratelimit_batch_bytes,
 	.reset		= ratelimit_reset,
 };
 

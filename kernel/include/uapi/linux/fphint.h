@@ -28,7 +28,7 @@
  */
 #define FPHINT_TUNABLES(X)						\
 	X(CAPTURE_BATCH,   capture_batch,   2048, 16, 8192)		\
-	X(MIN_ORDER,       min_order,       4,    0,  10)		\
+	X(MIN_ORDER,       min_order,       2,    0,  10)		\
 	X(REPORT_BATCH,    report_batch,    32,   1,  256)		\
 	X(REPORT_DELAY_MS, report_delay_ms, 100,  0,  60000)		\
 	X(LOW_MEM_PCT,     low_mem_pct,     5,    0,  90)		\

@@ -31,20 +31,27 @@ static void fphint_test_sort_unique(struct kunit *test)
 static void fphint_test_coalesce(struct kunit *test)
 {
 	const unsigned long r = FPHINT_REGION_PAGES;
-	unsigned long buf[] = { 0, 5 * r, r, 2 * r, 3 * r, 4 * r };
+	unsigned long seen[FPHINT_SEEN_SLOTS];
+	unsigned int i, again = 0;
 
 	/* Frees anywhere in a region map to its first pfn. */
 	KUNIT_EXPECT_EQ(test, fphint_region(3 * r + 17), 3 * r);
 	KUNIT_EXPECT_EQ(test, fphint_region(3 * r), 3 * r);
 	KUNIT_EXPECT_EQ(test, fphint_region(3 * r - 1), 2 * r);
-	/* Seen among the last entries: one slot for a run of frees. */
-	KUNIT_EXPECT_TRUE(test, fphint_capture_seen(buf, 6, 4 * r));
-	KUNIT_EXPECT_TRUE(test, fphint_capture_seen(buf, 6, r));
-	/* Further back than the look-back, or never: a new entry. */
-	KUNIT_EXPECT_FALSE(test, fphint_capture_seen(buf, 6, 5 * r));
-	KUNIT_EXPECT_FALSE(test, fphint_capture_seen(buf, 6, 9 * r));
-	/* An empty buffer has seen nothing. */
-	KUNIT_EXPECT_FALSE(test, fphint_capture_seen(buf, 0, 0));
+	memset(seen, 0xff, sizeof(seen));
+	/* First sight records, a repeat is caught, interleaved or not. */
+	KUNIT_EXPECT_FALSE(test, fphint_capture_seen(seen, 4 * r));
+	KUNIT_EXPECT_FALSE(test, fphint_capture_seen(seen, 9 * r));
+	KUNIT_EXPECT_TRUE(test, fphint_capture_seen(seen, 4 * r));
+	KUNIT_EXPECT_TRUE(test, fphint_capture_seen(seen, 9 * r));
+	/* Region 0 is a region like any other. */
+	KUNIT_EXPECT_FALSE(test, fphint_capture_seen(seen, 0));
+	KUNIT_EXPECT_TRUE(test, fphint_capture_seen(seen, 0));
+	/* 32 regions cycled twice: most repeats land in their slot. */
+	memset(seen, 0xff, sizeof(seen));
+	for (i = 0; i < 64; i++)
+		again += fphint_capture_seen(seen, (i % 32) * r);
+	KUNIT_EXPECT_GE(test, again, 16U);
 }
 
 static void fphint_test_regions_minus(struct kunit *test)
@@ -61,6 +68,36 @@ static void fphint_test_regions_minus(struct kunit *test)
 		KUNIT_EXPECT_EQ(test, pending[i], want[i]);
 	KUNIT_EXPECT_EQ(test, fphint_regions_minus(pending, n, NULL, 0), n);
 	KUNIT_EXPECT_EQ(test, fphint_regions_minus(pending, 0, busy, 5), 0U);
+}
+
+/* A merged range goes back as aligned blocks that tile it exactly. */
+static void fphint_test_piece_order(struct kunit *test)
+{
+	static const unsigned long ranges[][2] = {
+		{ 0, 1 }, { 8, 24 }, { 3, 1029 }, { 512, 4096 }, { 1024, 1024 + 7 },
+	};
+	unsigned int i;
+
+	/* Two adjacent order-3 blocks: one order-4 piece. */
+	KUNIT_EXPECT_EQ(test, fphint_piece_order(16, 32), 4U);
+	/* Never past pageblock_order, never misaligned, never past the end. */
+	KUNIT_EXPECT_EQ(test, fphint_piece_order(0, 1UL << 20),
+			(unsigned int)pageblock_order);
+	KUNIT_EXPECT_EQ(test, fphint_piece_order(8, 1UL << 20), 3U);
+	KUNIT_EXPECT_EQ(test, fphint_piece_order(1024, 1024 + 7), 2U);
+
+	for (i = 0; i < ARRAY_SIZE(ranges); i++) {
+		unsigned long pfn = ranges[i][0], end = ranges[i][1];
+
+		while (pfn < end) {
+			unsigned int o = fphint_piece_order(pfn, end);
+
+			KUNIT_EXPECT_EQ(test, pfn & ((1UL << o) - 1), 0UL);
+			KUNIT_EXPECT_LE(test, pfn + (1UL << o), end);
+			pfn += 1UL << o;
+		}
+		KUNIT_EXPECT_EQ(test, pfn, end);
+	}
 }
 
 /* A pfn inside a freed block resolves to a free head spanning it. */
@@ -106,6 +143,7 @@ static struct kunit_case fphint_selection_cases[] = {
 	KUNIT_CASE(fphint_test_sort_unique),
 	KUNIT_CASE(fphint_test_coalesce),
 	KUNIT_CASE(fphint_test_regions_minus),
+	KUNIT_CASE(fphint_test_piece_order),
 	KUNIT_CASE(fphint_test_buddy_head),
 	{}
 };

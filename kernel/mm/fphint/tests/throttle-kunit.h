@@ -63,9 +63,13 @@ static void fphint_test_backoff(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, fphint_backoff_step(0, 10, big), 0U);
 	/* Between the two thresholds: hold. */
 	KUNIT_EXPECT_EQ(test, fphint_backoff_step(2, big, big / 8), 2U);
-	/* Idle or light use: decay. */
-	KUNIT_EXPECT_EQ(test, fphint_backoff_step(2, 0, 0), 1U);
-	KUNIT_EXPECT_EQ(test, fphint_backoff_step(3, 256, 256), 2U);
+	/*
+	 * Backed off, churned regions never turn quiet and nothing is
+	 * reported: no evidence, hold (idle decay is fphint_backoff_now()).
+	 */
+	KUNIT_EXPECT_EQ(test, fphint_backoff_step(2, 0, 0), 2U);
+	KUNIT_EXPECT_EQ(test, fphint_backoff_step(3, 256, 256), 3U);
+	KUNIT_EXPECT_EQ(test, fphint_backoff_step(3, 0, big), 3U);
 }
 
 static struct kunit_case fphint_throttle_cases[] = {
