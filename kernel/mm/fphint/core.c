@@ -438,8 +438,13 @@ static void fphint_putback(struct fphint_pass *pass, struct zone *zone,
 						get_pageblock_migratetype(page));
 		}
 		atomic_long_sub(end - start, &fphint_isolated_now);
-		if (reported)
-			fphint_mark_reported(start, end);
+	}
+	/* Only now: a later range's put-back may merge into an earlier one. */
+	for (i = 0; reported && i < pass->nents; i++) {
+		struct scatterlist *sg = &pass->sgl[i];
+		unsigned long start = page_to_pfn(sg_page(sg));
+
+		fphint_mark_reported(start, start + (sg->length >> PAGE_SHIFT));
 	}
 	pass->nents = 0;
 	pass->bytes = 0;
@@ -449,18 +454,27 @@ static void fphint_putback(struct fphint_pass *pass, struct zone *zone,
  * A block that starts where the batch's last range ends extends that
  * range: the host discards one larger range (fewer reports, fewer madvise
  * calls, whole huge pages) and fphint_putback() splits it again.  Any
- * page-aligned length is valid in a virtio-balloon report.
+ * page-aligned length is valid in a virtio-balloon report, but a host
+ * backed by huge pages (QEMU on hugetlbfs) skips entries that are not
+ * aligned to them: pageblock-aligned ranges only grow by pageblock-sized
+ * blocks, and such blocks never extend a smaller range.
  */
 static bool fphint_extend_last(struct fphint_pass *pass, unsigned long pfn,
 			       unsigned int order)
 {
 	struct scatterlist *sg;
+	unsigned long start, pages;
 
 	if (!pass->nents)
 		return false;
 	sg = &pass->sgl[pass->nents - 1];
-	if (page_to_pfn(sg_page(sg)) + (sg->length >> PAGE_SHIFT) != pfn ||
+	start = page_to_pfn(sg_page(sg));
+	pages = sg->length >> PAGE_SHIFT;
+	if (start + pages != pfn ||
 	    sg->length + (PAGE_SIZE << order) > FPHINT_RANGE_MAX_BYTES)
+		return false;
+	if ((order >= pageblock_order) !=
+	    IS_ALIGNED(start | pages, pageblock_nr_pages))
 		return false;
 	sg->length += PAGE_SIZE << order;
 	return true;
@@ -561,6 +575,9 @@ unsigned long fphint_take(struct fphint_pass *pass, struct zone *zone,
 	head = fphint_buddy_head(page, &order);
 	if (!head)
 		return 0;
+	/* Zone spans may overlap: only this zone's lock is held. */
+	if (WARN_ON_ONCE(page_zone(head) != zone))
+		return 0;
 	head_pfn = page_to_pfn(head);
 	end = head_pfn + (1UL << order);
 	if (PageReported(head)) {
@@ -572,7 +589,12 @@ unsigned long fphint_take(struct fphint_pass *pass, struct zone *zone,
 		return end;
 	}
 	mt = get_pageblock_migratetype(head);
-	if (is_migrate_isolate(mt) || is_migrate_cma(mt)) {
+	/*
+	 * __isolate_free_page() turns the pageblock of a block this large
+	 * MOVABLE; half an unmovable pageblock is not worth that.
+	 */
+	if (is_migrate_isolate(mt) || is_migrate_cma(mt) ||
+	    (order == pageblock_order - 1 && mt != MIGRATE_MOVABLE)) {
 		fphint_count(FPHINT_STAT_SKIPPED_MIGRATETYPE, 1);
 		return end;
 	}
@@ -611,8 +633,15 @@ unsigned long fphint_take_region(struct fphint_pass *pass, struct zone *zone,
 	while (pfn < end && !pass->zone_skipped) {
 		unsigned long next = 0;
 
-		/* Holes, other zones: skip, whatever their size. */
-		if (zone_spans_pfn(zone, pfn) && pfn_to_online_page(pfn))
+		struct page *page = NULL;
+
+		/*
+		 * Holes, other zones: skip, whatever their size.  Zone spans
+		 * can overlap (interleaved nodes), so ask the page.
+		 */
+		if (zone_spans_pfn(zone, pfn))
+			page = pfn_to_online_page(pfn);
+		if (page && page_zone(page) == zone)
 			next = fphint_take(pass, zone, pfn);
 		if (next > pfn) {
 			found++;
@@ -637,6 +666,7 @@ static void fphint_worker(struct work_struct *work)
 	if (!fphint_enabled)
 		goto out;
 
+	pass->bytes = 0;
 	pass->batch = min3(fphint_tunable(REPORT_BATCH),
 			   fphint_transport_cur->capacity,
 			   (unsigned int)FPHINT_REPORT_BATCH_MAX);
@@ -644,7 +674,8 @@ static void fphint_worker(struct work_struct *work)
 	/*
 	 * Merged ranges must not let a batch hold more memory off the free
 	 * lists than report_batch blocks of the largest order would, nor
-	 * more than the throttle lets through in one go.
+	 * more than the throttle lets through in one go (give or take the
+	 * block that crosses the line).
 	 */
 	pass->bytes_max = (unsigned long)pass->batch << (PAGE_SHIFT + MAX_ORDER - 1);
 	if (fphint_throttle->batch_bytes)
