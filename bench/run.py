@@ -39,7 +39,7 @@ if QUICK:
     REPS = {"burst": 1, "fragmented": 1, "churn": 1, "reuse": 1}
     SECS = {"burst": 4, "fragmented": 5, "churn": 4, "reuse": 3}
 else:
-    REPS = {"burst": 2, "fragmented": 2, "churn": 3, "reuse": 1}
+    REPS = {"burst": 2, "fragmented": 2, "churn": 3, "reuse": 3}
     SECS = {"burst": 10, "fragmented": 6, "churn": 15, "reuse": 10}
 POINTS = ["0.5", "1", "2", "5", "10"]
 
