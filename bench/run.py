@@ -81,14 +81,15 @@ def run_one(cfg, scn, accel, rep):
     return g
 
 
-def counters(g, t0):
-    """reports and reported_bytes from the guest's counters since host time t0."""
+def counters(g, t0, t1=None):
+    """reports and reported_bytes from the guest's counters between host times t0 and t1."""
     off = vm.clock_offset(g)
     st = [(s["t"] + off, s) for _, s in g.stats()]
     before = [s for t, s in st if t <= t0] or [s for _, s in st[:1]]
-    if not before or not st or "reports" not in st[-1][1]:
+    upto = [s for t, s in st if t1 is None or t <= t1]
+    if not before or not upto or "reports" not in upto[-1]:
         return None, None
-    b, e = before[-1], st[-1][1]
+    b, e = before[-1], upto[-1]
     return e["reports"] - b["reports"], e["reported_bytes"] - b["reported_bytes"]
 
 
@@ -103,8 +104,9 @@ def measure(cfg, scn, g):
         if not got:
             return r
         pts, t0, base, size = got
-        r["reports"], r["reported_bytes"] = counters(g, t0)
         end = t0 + (SECS["burst"] if scn == "burst" else 5)
+        # Same window as the RSS figures (reuse: until the re-touch).
+        r["reports"], r["reported_bytes"] = counters(g, t0, end if scn != "reuse" else None)
         r["qemu_cpu_s"] = g.cpu_between(t0, end)
         if scn == "burst":
             for k, f in (("t50_s", 0.5), ("t90_s", 0.9), ("t95_s", 0.95)):
