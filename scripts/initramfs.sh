@@ -11,7 +11,7 @@ for a in $("$ROOT/bin/busybox" --list); do
 	[ -e "$ROOT/bin/$a" ] || ln -s busybox "$ROOT/bin/$a"
 done
 install -m755 "$TOP/qemu/guest/init" "$ROOT/init"
-CFLAGS="-O2 -static -Wall -I$KPRISTINE/tools/testing/selftests"
+CFLAGS="-O2 -static -Wall -I$KPRISTINE/tools/testing/selftests -I$TOP/kernel/include/uapi"
 for prog in memhog fphint_sysfs_test; do
 	gcc $CFLAGS -o "$ROOT/tests/$prog" "$ST/$prog.c"
 done

@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <linux/fphint.h>
 
 #include "kselftest_harness.h"
 
@@ -125,20 +126,19 @@ static uint64_t wait_isolated_zero(int secs)
 	return v;
 }
 
+/* Names and ranges come from the uapi header: it is the contract. */
 static const struct { const char *file; const char *names[4]; } stages[] = {
-	{ FP "capture", { "percpu", "buddy-scan" } },
-	{ FP "selection", { "zone-sort", "fifo" } },
-	{ FP "throttle", { "watermark", "ratelimit", "none" } },
-	{ FP "transport", { "null" } },
+	{ FP "capture", { FPHINT_CAPTURE_PERCPU, FPHINT_CAPTURE_BUDDY_SCAN } },
+	{ FP "selection", { FPHINT_SELECTION_ZONE_SORT, FPHINT_SELECTION_FIFO } },
+	{ FP "throttle", { FPHINT_THROTTLE_WATERMARK, FPHINT_THROTTLE_RATELIMIT,
+			   FPHINT_THROTTLE_NONE } },
+	{ FP "transport", { FPHINT_TRANSPORT_NULL } },
 };
 
 static const struct { const char *name; unsigned long min, max; } tunables[] = {
-	{ "capture_batch", 16, 8192 },
-	{ "min_order", 0, 10 },
-	{ "report_batch", 1, 256 },
-	{ "report_delay_ms", 0, 60000 },
-	{ "low_mem_pct", 0, 90 },
-	{ "ratelimit_mib_s", 1, 1048576 },
+#define TUNABLE(NAME, name, def, min, max) { #name, min, max },
+	FPHINT_TUNABLES(TUNABLE)
+#undef TUNABLE
 };
 
 /*
@@ -263,10 +263,11 @@ TEST_F(fphint, tunable_files)
 
 TEST_F(fphint, stats_files)
 {
-	static const char *names[] = { "captured", "dropped", "duplicates", "stale",
-		"below_order", "skipped_migratetype", "isolated", "reported_pages",
-		"reported_bytes", "reports", "report_errors", "throttled", "reused_pages",
-		"backoffs", "passes", "isolated_now_pages", "report_delay_now_ms" };
+	static const char *names[] = {
+#define STAT(NAME, name) #name,
+		FPHINT_STATS(STAT)
+#undef STAT
+		"isolated_now_pages", "report_delay_now_ms" };
 	char path[128];
 
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {

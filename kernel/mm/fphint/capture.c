@@ -3,10 +3,10 @@
  * fphint capture stages: where candidate free blocks come from.
  *
  * percpu:     the free path appends the region of every block it finished
- *             merging (order >= min_order) to a per-CPU buffer, unless it
- *             is among the last few entries; the worker swaps buffers out
- *             report_delay_ms after their first entry.  Costs one
- *             uncontended per-CPU lock per captured free, nothing else.
+ *             merging (order >= min_order) to a per-CPU buffer, unless the
+ *             buffer's seen filter says it is already there; the worker
+ *             swaps buffers out report_delay_ms after their first entry.
+ *             Costs one uncontended per-CPU lock per free, nothing else.
  * buddy-scan: the upstream page_reporting way: the worker walks the free
  *             lists for blocks not yet reported.  Finds memory that was
  *             free before fphint was enabled.
@@ -97,19 +97,24 @@ static void percpu_notify_free(struct zone *zone, unsigned long pfn,
 			       unsigned int order)
 {
 	struct fphint_pcp *p = this_cpu_ptr(&fphint_pcp);
-	unsigned long flags, region = fphint_region(pfn);
+	unsigned long region = fphint_region(pfn);
 	unsigned int nr;
 
-	spin_lock_irqsave(&p->lock, flags);
+	/*
+	 * zone->lock is always taken with interrupts off, so nothing on this
+	 * CPU can come in between: a plain lock against the worker will do.
+	 */
+	lockdep_assert_held(&zone->lock);
+	spin_lock(&p->lock);
 	nr = p->nr;
 	if (fphint_capture_seen(p->seen, region)) {
-		spin_unlock_irqrestore(&p->lock, flags);
+		spin_unlock(&p->lock);
 		fphint_count(FPHINT_STAT_DUPLICATES, 1);
 		return;
 	}
 	if (nr >= p->cap) {
 		/* The worker is behind; a scan will find the block later. */
-		spin_unlock_irqrestore(&p->lock, flags);
+		spin_unlock(&p->lock);
 		if (!READ_ONCE(fphint_overflowed))
 			WRITE_ONCE(fphint_overflowed, true);
 		fphint_count(FPHINT_STAT_DROPPED, 1);
@@ -117,7 +122,7 @@ static void percpu_notify_free(struct zone *zone, unsigned long pfn,
 	}
 	p->cur[nr] = region;
 	p->nr = nr + 1;
-	spin_unlock_irqrestore(&p->lock, flags);
+	spin_unlock(&p->lock);
 	fphint_count(FPHINT_STAT_CAPTURED, 1);
 
 	/*
@@ -129,6 +134,16 @@ static void percpu_notify_free(struct zone *zone, unsigned long pfn,
 		fphint_kick(false);
 }
 
+/* After the buffers: the overflow scan, if a free was dropped (or one runs). */
+static unsigned long *percpu_collect_overflow(struct fphint_pass *pass,
+					      unsigned int *nr)
+{
+	if (pass->zone_cursor ||
+	    (!pass->backoff && xchg(&fphint_overflowed, false)))
+		return scan_collect(pass, nr);
+	return NULL;
+}
+
 static unsigned long *percpu_collect(struct fphint_pass *pass,
 				     unsigned int *nr)
 {
@@ -136,13 +151,8 @@ static unsigned long *percpu_collect(struct fphint_pass *pass,
 	unsigned long *out;
 	int cpu;
 
-	/* Second call of the pass: what is left is the overflow scan. */
-	if (pass->cpu >= 0) {
-		if (pass->zone_cursor ||
-		    (!pass->backoff && xchg(&fphint_overflowed, false)))
-			return scan_collect(pass, nr);
-		return NULL;
-	}
+	if (pass->cpu >= 0)
+		return percpu_collect_overflow(pass, nr);
 	pass->cpu = nr_cpu_ids;
 
 	for_each_possible_cpu(cpu) {
@@ -176,7 +186,7 @@ static unsigned long *percpu_collect(struct fphint_pass *pass,
 	fphint_nr_pending = n;
 	fphint_fresh = out;
 	if (!quiet)
-		return percpu_collect(pass, nr);
+		return percpu_collect_overflow(pass, nr);
 	*nr = quiet;
 	return out;
 }

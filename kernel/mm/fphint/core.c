@@ -423,7 +423,7 @@ static void fphint_mark_reported(unsigned long start, unsigned long end)
 static void fphint_putback(struct fphint_pass *pass, struct zone *zone,
 			   bool reported)
 {
-	unsigned int i;
+	unsigned int i, order;
 
 	lockdep_assert_held(&zone->lock);
 	for (i = 0; i < pass->nents; i++) {
@@ -431,10 +431,11 @@ static void fphint_putback(struct fphint_pass *pass, struct zone *zone,
 		unsigned long start = page_to_pfn(sg_page(sg));
 		unsigned long pfn, end = start + (sg->length >> PAGE_SHIFT);
 
-		for (pfn = start; pfn < end; pfn += 1UL << fphint_piece_order(pfn, end)) {
+		for (pfn = start; pfn < end; pfn += 1UL << order) {
 			struct page *page = pfn_to_page(pfn);
 
-			__putback_isolated_page(page, fphint_piece_order(pfn, end),
+			order = fphint_piece_order(pfn, end);
+			__putback_isolated_page(page, order,
 						get_pageblock_migratetype(page));
 		}
 		atomic_long_sub(end - start, &fphint_isolated_now);
@@ -470,8 +471,7 @@ static bool fphint_extend_last(struct fphint_pass *pass, unsigned long pfn,
 	sg = &pass->sgl[pass->nents - 1];
 	start = page_to_pfn(sg_page(sg));
 	pages = sg->length >> PAGE_SHIFT;
-	if (start + pages != pfn ||
-	    sg->length + (PAGE_SIZE << order) > FPHINT_RANGE_MAX_BYTES)
+	if (start + pages != pfn)
 		return false;
 	if ((order >= pageblock_order) !=
 	    IS_ALIGNED(start | pages, pageblock_nr_pages))
@@ -628,12 +628,12 @@ unsigned long fphint_take_region(struct fphint_pass *pass, struct zone *zone,
 				 unsigned long start)
 {
 	unsigned long pfn = start, end = start + FPHINT_REGION_PAGES;
-	unsigned long step = 1UL << pass->min_order, found = 0;
+	unsigned long step = 1UL << pass->min_order;
+	bool found = false;
 
 	while (pfn < end && !pass->zone_skipped) {
-		unsigned long next = 0;
-
 		struct page *page = NULL;
+		unsigned long next = 0;
 
 		/*
 		 * Holes, other zones: skip, whatever their size.  Zone spans
@@ -644,7 +644,7 @@ unsigned long fphint_take_region(struct fphint_pass *pass, struct zone *zone,
 		if (page && page_zone(page) == zone)
 			next = fphint_take(pass, zone, pfn);
 		if (next > pfn) {
-			found++;
+			found = true;
 			pfn = next;
 		} else {
 			pfn = ALIGN(pfn + 1, step);
@@ -675,8 +675,10 @@ static void fphint_worker(struct work_struct *work)
 	 * Merged ranges must not let a batch hold more memory off the free
 	 * lists than report_batch blocks of the largest order would, nor
 	 * more than the throttle lets through in one go (give or take the
-	 * block that crosses the line).
+	 * block that crosses the line).  This also keeps every range well
+	 * inside a 32-bit descriptor length.
 	 */
+	BUILD_BUG_ON(((u64)FPHINT_REPORT_BATCH_MAX + 1) << (PAGE_SHIFT + MAX_ORDER - 1) > U32_MAX);
 	pass->bytes_max = (unsigned long)pass->batch << (PAGE_SHIFT + MAX_ORDER - 1);
 	if (fphint_throttle->batch_bytes)
 		pass->bytes_max = min(pass->bytes_max, fphint_throttle->batch_bytes());
@@ -694,11 +696,11 @@ static void fphint_worker(struct work_struct *work)
 		fphint_selection->select(pass, pfns, nr);
 	WARN_ON_ONCE(pass->nents);
 
-	/* Churn check: was memory we reported handed out again meanwhile? */
 	/*
-	 * Reuse since the last pass is set against what this pass and, if
-	 * it ran within the last second, the previous one reported: memory
-	 * reported long ago and allocated now is ordinary use, not churn.
+	 * Churn check: reuse since the last pass is set against what this
+	 * pass and, if it ran within the last second, the previous one
+	 * reported: memory reported long ago and allocated now is ordinary
+	 * use, not churn.
 	 */
 	reused = fphint_stat_sum(FPHINT_STAT_REUSED_PAGES);
 	recent = pass->reported;

@@ -23,8 +23,6 @@
 
 /* Largest report the framework builds; a transport may take fewer. */
 #define FPHINT_REPORT_BATCH_MAX		256
-/* Longest range in one report entry; descriptor lengths are 32 bits. */
-#define FPHINT_RANGE_MAX_BYTES		SZ_1G
 
 /* A named, registered implementation of one stage. */
 struct fphint_stage {
