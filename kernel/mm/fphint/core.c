@@ -557,6 +557,20 @@ void fphint_zone_unlock(struct fphint_pass *pass, struct zone *zone)
 }
 
 /*
+ * Between regions of one zone: let allocations waiting on zone->lock, and
+ * the scheduler, in.  The batch stays isolated meanwhile; its blocks are
+ * off the free lists and only this worker touches them.
+ */
+void fphint_zone_relax(struct zone *zone)
+{
+	if (!spin_is_contended(&zone->lock) && !need_resched())
+		return;
+	spin_unlock_irq(&zone->lock);
+	cond_resched();
+	spin_lock_irq(&zone->lock);
+}
+
+/*
  * Resolve @pfn to the free block now holding it and isolate that block
  * into the pass's batch, reporting when the batch is full.  zone->lock
  * held (dropped and retaken around a report).  Returns the first pfn after

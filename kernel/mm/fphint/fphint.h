@@ -148,6 +148,7 @@ unsigned int fphint_delay_now_ms(void);
 bool fphint_pass_stop(struct fphint_pass *pass);
 bool fphint_zone_lock(struct fphint_pass *pass, struct zone *zone);
 void fphint_zone_unlock(struct fphint_pass *pass, struct zone *zone);
+void fphint_zone_relax(struct zone *zone);
 unsigned long fphint_take(struct fphint_pass *pass, struct zone *zone,
 			  unsigned long pfn);
 unsigned long fphint_take_region(struct fphint_pass *pass, struct zone *zone,

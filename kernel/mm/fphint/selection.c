@@ -5,7 +5,8 @@
  * zone-sort: sort a chunk of regions by pfn (zones are pfn ranges, so
  *            this groups by zone too), drop repeats, walk each region for
  *            the free blocks it holds now, and isolate them with one
- *            zone->lock hold per zone and batch.
+ *            zone->lock hold per zone and batch, let go between regions
+ *            when someone waits for it.
  * fifo:      entries in capture order, zone->lock taken per entry, no
  *            de-duplication: the v8 series' behaviour, for comparison.
  */
@@ -67,6 +68,8 @@ static void zone_sort_select(struct fphint_pass *pass, unsigned long *pfns,
 				fphint_zone_unlock(pass, zone);
 			zone = page_zone(page);
 			locked = fphint_zone_lock(pass, zone);
+		} else if (locked) {
+			fphint_zone_relax(zone);
 		}
 		/* Throttled: the rest of this zone waits for a later pass. */
 		if (pass->zone_skipped)
