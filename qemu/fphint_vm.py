@@ -5,9 +5,14 @@ stamped with host time on arrival), and its RSS is sampled from
 /proc/PID/status every SAMPLE_S.  Lines the guest scenarios print start with
 "@@" (see qemu/guest/init and selftests/fphint/lib.sh).
 """
+import json
 import os
+import random
 import re
+import shutil
+import socket
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -18,12 +23,17 @@ INITRD = os.path.join(BUILD, "initrd.gz")
 SAMPLE_S = 0.05
 MIB = 1 << 20
 
-# Launch profiles: the device line each one adds (qemu/profiles.md).
+# Launch profiles: the device line each one adds (qemu/README.md).  The
+# balloon's id lets QMP address it: /machine/peripheral/balloon0.
 PROFILES = {
-    "reporting": ["-device", "virtio-balloon-pci,free-page-reporting=on"],
-    "balloon": ["-device", "virtio-balloon-pci"],
+    "reporting": ["-device", "virtio-balloon-pci,id=balloon0,free-page-reporting=on"],
+    "balloon": ["-device", "virtio-balloon-pci,id=balloon0"],
     "none": [],
 }
+QGA_PORT = "org.qemu.guest_agent.0"
+# Agent commands that never answer on success.
+QGA_NO_REPLY = {"guest-shutdown", "guest-suspend-disk", "guest-suspend-ram",
+                "guest-suspend-hybrid"}
 
 ACCEL_ARGS = {
     # -arch-capabilities: this host's KVM aborts on MSR 0x10a otherwise.
@@ -45,7 +55,7 @@ def qemu_rss_kib(pid):
 
 class Guest:
     def __init__(self, test, accel, append="", mem_mib=2048, smp=2,
-                 profile="reporting", log=None):
+                 profile="reporting", log=None, qmp=False, qga=False):
         self.test = test
         self.accel = accel
         self.lines = []       # (host time, text)
@@ -58,6 +68,19 @@ class Guest:
                      "-monitor", "none", "-no-reboot",
                      "-kernel", VMLINUX, "-initrd", INITRD, "-append", cmdline]
                     + ACCEL_ARGS[accel] + PROFILES[profile])
+        # QMP and guest agent sockets live in a temp dir of their own,
+        # removed once QEMU has exited (wait()).
+        self.sockdir = self.qmp_path = self.qga_path = None
+        if qmp or qga:
+            self.sockdir = tempfile.mkdtemp(prefix="fphint-vm-")
+        if qmp:
+            self.qmp_path = os.path.join(self.sockdir, "qmp.sock")
+            self.cmd += ["-qmp", f"unix:{self.qmp_path},server=on,wait=off"]
+        if qga:
+            self.qga_path = os.path.join(self.sockdir, "qga.sock")
+            self.cmd += ["-device", "virtio-serial-pci",
+                         "-chardev", f"socket,path={self.qga_path},server=on,wait=off,id=qga0",
+                         "-device", f"virtserialport,chardev=qga0,name={QGA_PORT}"]
         self._done = threading.Event()
 
     def start(self):
@@ -118,7 +141,30 @@ class Guest:
             self.proc.kill()
             self.proc.wait()
         self._done.wait(5)
+        self._cleanup()
         return self
+
+    def _cleanup(self):
+        if self.sockdir:
+            shutil.rmtree(self.sockdir, ignore_errors=True)
+            self.sockdir = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        """with Guest(...).start() as g: QEMU killed and sockets removed at
+        the end, even when the test raised."""
+        if getattr(self, "proc", None) is not None and self.proc.poll() is None:
+            self.proc.kill()
+        if getattr(self, "proc", None) is not None:
+            self.wait(5)
+        self._cleanup()
+
+    def __del__(self):
+        proc = getattr(self, "proc", None)
+        if proc is None or proc.poll() is not None:
+            self._cleanup()
 
     def save_rss(self, path):
         with open(path, "w") as f:
@@ -161,6 +207,112 @@ class Guest:
         bad = re.compile(r"WARNING:|BUG:|Call Trace:|Kernel panic|KVM internal error|"
                          r"possible circular locking|sleeping function called")
         return [text for _, text in self.lines if bad.search(text)]
+
+
+def _connect(path, timeout):
+    """Connect to QEMU's unix socket @path, retrying while QEMU creates it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        try:
+            s.connect(path)
+            return s
+        except (FileNotFoundError, ConnectionRefusedError):
+            s.close()
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def _read_json(f):
+    line = f.readline()
+    if not line:
+        raise ConnectionError("QEMU closed the socket")
+    return json.loads(line)
+
+
+def _arguments(args, raw):
+    out = {k.replace("_", "-"): v for k, v in args.items()}
+    out.update(raw or {})
+    return out
+
+
+def qmp(g, cmd, _timeout=10, _args=None, **args):
+    """Run one QMP command on Guest @g (started with qmp=True); its "return"
+    value.  One connection per call: greeting, qmp_capabilities, command;
+    asynchronous events on the way are skipped.  Keyword arguments are sent
+    with '_' turned into '-' (capture_output=True -> "capture-output");
+    _args={...} is sent as is.  Raises RuntimeError on a QMP error."""
+    with _connect(g.qmp_path, _timeout) as s, s.makefile("rwb") as f:
+        _read_json(f)                                   # {"QMP": {...}}
+        for i, (c, a) in enumerate((("qmp_capabilities", {}), (cmd, _arguments(args, _args)))):
+            msg = {"execute": c, "id": i}
+            if a:
+                msg["arguments"] = a
+            f.write(json.dumps(msg).encode() + b"\n")
+            f.flush()
+            while True:
+                r = _read_json(f)
+                if "event" in r:
+                    continue
+                if r.get("id") != i:
+                    continue
+                if "error" in r:
+                    raise RuntimeError(f"QMP {c}: {r['error'].get('class')}: {r['error'].get('desc')}")
+                break
+        return r.get("return")
+
+
+def qga(g, cmd, _timeout=10, _args=None, **args):
+    """Run one guest agent command on Guest @g (started with qga=True); its
+    "return" value.  First guest-sync-delimited: the agent answers after a
+    0xFF byte, which drops whatever a previous, abandoned exchange left in
+    the channel.  Argument names as for qmp().  Raises RuntimeError on an
+    agent error, socket.timeout while the agent is not up (yet)."""
+    with _connect(g.qga_path, _timeout) as s:
+        def send(c, a):
+            msg = {"execute": c}
+            if a:
+                msg["arguments"] = a
+            s.sendall(json.dumps(msg).encode() + b"\n")
+
+        buf = b""
+
+        def recv_line():
+            nonlocal buf
+            while b"\n" not in buf:
+                chunk = s.recv(65536)
+                if not chunk:
+                    raise ConnectionError("guest agent socket closed")
+                buf += chunk
+            line, buf = buf.split(b"\n", 1)
+            return line
+
+        sid = random.randrange(1, 1 << 31)
+        s.sendall(b"\xff")       # resets the agent's JSON parser
+        send("guest-sync-delimited", {"id": sid})
+        while True:                # everything up to the sentinel is stale
+            while b"\xff" not in buf:
+                chunk = s.recv(65536)
+                if not chunk:
+                    raise ConnectionError("guest agent socket closed")
+                buf += chunk
+            buf = buf.split(b"\xff", 1)[1]
+            r = json.loads(recv_line())
+            if r.get("return") == sid:
+                break
+        send(cmd, _arguments(args, _args))
+        if cmd in QGA_NO_REPLY:
+            return None
+        while True:
+            line = recv_line().strip()
+            if not line:
+                continue
+            r = json.loads(line)
+            if "error" in r:
+                raise RuntimeError(f"QGA {cmd}: {r['error'].get('class')}: {r['error'].get('desc')}")
+            return r.get("return")
 
 
 def boot(test, accel, timeout, **kw):

@@ -3,7 +3,10 @@
 source "$(dirname "$0")/lib.sh"
 PKGS=(linux-source-6.1 qemu-system-x86 busybox-static build-essential bc bison
       flex libelf-dev libssl-dev ccache cpio xz-utils lz4 python3 rsync patch
-      libnl-genl-3-dev libnl-3-dev libjson-c-dev pkg-config gnuplot-nox)
+      libnl-genl-3-dev libnl-3-dev libjson-c-dev pkg-config gnuplot-nox
+      python3-yaml)
+# Not qemu-guest-agent: its service would start on the host.  The guest's
+# copy is fetched with apt-get download and unpacked by scripts/initramfs.sh.
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -16,3 +16,14 @@ watch_stats() {
 }
 tap_begin() { echo "@@TAP-BEGIN $1 $2"; }
 tap_end() { echo "@@TAP-END $1"; }
+# out NAME CMD...: run CMD; its stdout, stderr (prefixed) and exit code
+# between @@OUT markers for the host (golden files, demo).
+out() {
+	name=$1; shift
+	echo "@@OUT-BEGIN $name"
+	"$@" > /tmp/out.stdout 2> /tmp/out.stderr
+	rc=$?
+	cat /tmp/out.stdout
+	sed 's/^/stderr: /' /tmp/out.stderr
+	echo "@@OUT-END $name rc=$rc"
+}

@@ -26,6 +26,19 @@ DECLARE_PER_CPU(struct fphint_stats, fphint_stats);
 DECLARE_STATIC_KEY_FALSE(fphint_free_hook);
 extern unsigned int fphint_capture_min_order;
 
+/*
+ * Free pages fphint marked reported, per zone: what the host has already
+ * discarded of the guest's free memory.  Changed under zone->lock; on from
+ * boot when fphint owns PageReported, and never off again.
+ */
+DECLARE_STATIC_KEY_FALSE(fphint_reported_free_key);
+extern unsigned long *fphint_reported_free;
+
+static inline unsigned int fphint_zone_id(struct zone *zone)
+{
+	return zone_to_nid(zone) * MAX_NR_ZONES + zone_idx(zone);
+}
+
 void __fphint_notify_free(struct zone *zone, unsigned long pfn,
 			  unsigned int order);
 
@@ -67,6 +80,17 @@ static __always_inline void fphint_note_alloc(struct page *page,
 }
 
 /*
+ * fphint_note_unreported - a reported block of 2^@order pages leaves the
+ * free lists (allocated, merged or isolated); zone->lock held.
+ */
+static __always_inline void fphint_note_unreported(struct zone *zone,
+						   unsigned int order)
+{
+	if (static_branch_unlikely(&fphint_reported_free_key))
+		fphint_reported_free[fphint_zone_id(zone)] -= 1UL << order;
+}
+
+/*
  * Reporting devices (virtio-balloon) call these instead of
  * page_reporting_register()/unregister(): with fphint enabled at boot the
  * device becomes the fphint transport @name, otherwise it goes to the
@@ -80,6 +104,7 @@ void fphint_unregister_reporting_dev(struct page_reporting_dev_info *prdev);
 static inline void fphint_notify_free(struct zone *zone, unsigned long pfn,
 				      unsigned int order, int mt) { }
 static inline void fphint_note_alloc(struct page *page, unsigned int order) { }
+static inline void fphint_note_unreported(struct zone *zone, unsigned int order) { }
 static inline bool fphint_owns_reporting(void) { return false; }
 static inline int
 fphint_register_reporting_dev(struct page_reporting_dev_info *prdev,

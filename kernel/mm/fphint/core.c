@@ -24,6 +24,9 @@
 DEFINE_PER_CPU(struct fphint_stats, fphint_stats);
 DEFINE_STATIC_KEY_FALSE(fphint_free_hook);
 unsigned int fphint_capture_min_order __read_mostly;
+DEFINE_STATIC_KEY_FALSE(fphint_reported_free_key);
+unsigned long *fphint_reported_free;
+struct fphint_zone_stats *fphint_zstats;
 
 DEFINE_MUTEX(fphint_mutex);
 /* Nests inside fphint_mutex; lets readers list stages without a pass in the way. */
@@ -39,9 +42,9 @@ unsigned int fphint_tunables[FPHINT_TUNABLE_NR] = {
 };
 
 static const struct {
-	unsigned int min, max;
-} fphint_tunable_range[FPHINT_TUNABLE_NR] = {
-#define FPHINT_X_RANGE(NAME, name, def, min, max) [FPHINT_TUNABLE_##NAME] = { min, max },
+	unsigned int def, min, max;
+} fphint_tunable_info[FPHINT_TUNABLE_NR] = {
+#define FPHINT_X_RANGE(NAME, name, def, min, max) [FPHINT_TUNABLE_##NAME] = { def, min, max },
 	FPHINT_TUNABLES(FPHINT_X_RANGE)
 #undef FPHINT_X_RANGE
 };
@@ -68,7 +71,10 @@ const struct fphint_throttle_ops *fphint_throttle;
  * The transport the admin (or the default) asked for.  A device transport
  * that registers under this name becomes current, also after a re-probe.
  */
-static char fphint_transport_want[FPHINT_STAGE_NAME_MAX] = FPHINT_TRANSPORT_VIRTIO;
+static char fphint_transport_want[FPHINT_STAGE_NAME_MAX] = FPHINT_TRANSPORT_DEFAULT;
+
+/* The policy last applied, "custom" once changed since; fphint_stage_mutex. */
+static char fphint_policy[FPHINT_POLICY_NAME_MAX] = FPHINT_POLICY_DEFAULT;
 
 /* fphint.enabled= on the command line: 0 leaves devices to page_reporting. */
 static bool fphint_boot_enabled = true;
@@ -230,60 +236,141 @@ static void __fphint_set_enabled(bool on)
 	pr_info("%s\n", on ? "enabled" : "disabled");
 }
 
-int fphint_set_enabled(bool on)
+void fphint_config_init(struct fphint_config *cfg)
 {
-	fphint_config_lock();
-	__fphint_set_enabled(on);
-	fphint_config_unlock();
-	if (!on)
-		cancel_delayed_work_sync(&fphint_work);
-	return 0;
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->enabled = -1;
+	cfg->bad_stage = -1;
+	cfg->bad_tunable = -1;
 }
 
-int fphint_set_stage(enum fphint_kind kind, const char *name)
+static const char * const fphint_stage_defaults[FPHINT_KIND_NR] = {
+	[FPHINT_KIND_CAPTURE] = FPHINT_CAPTURE_DEFAULT,
+	[FPHINT_KIND_SELECTION] = FPHINT_SELECTION_DEFAULT,
+	[FPHINT_KIND_TRANSPORT] = NULL,	/* follows the devices present */
+	[FPHINT_KIND_THROTTLE] = FPHINT_THROTTLE_DEFAULT,
+};
+
+bool fphint_tunable_valid(enum fphint_tunable t, unsigned long val)
 {
-	struct fphint_stage *s;
-	int err = 0;
+	if (val < fphint_tunable_info[t].min || val > fphint_tunable_info[t].max)
+		return false;
+	return t != FPHINT_TUNABLE_MIN_ORDER || val < MAX_ORDER;
+}
+
+/*
+ * A policy is a whole configuration: what it leaves out is the default
+ * (the transport excepted: which one works depends on the devices).
+ */
+static void fphint_policy_fill(struct fphint_config *cfg)
+{
+	int i;
+
+	if (cfg->enabled < 0)
+		cfg->enabled = 1;
+	for (i = 0; i < FPHINT_KIND_NR; i++)
+		if (!cfg->stage[i])
+			cfg->stage[i] = fphint_stage_defaults[i];
+	for (i = 0; i < FPHINT_TUNABLE_NR; i++)
+		if (!test_bit(i, cfg->tunable_set)) {
+			cfg->tunable[i] = fphint_tunable_info[i].def;
+			__set_bit(i, cfg->tunable_set);
+		}
+}
+
+/*
+ * Apply @cfg all or nothing: every value is checked, and the one step that
+ * can fail (resizing the capture buffers) is taken, before anything
+ * changes.  On error cfg->bad_stage or cfg->bad_tunable names the culprit.
+ * Changing what reporting does makes the policy "custom"; switching it on
+ * or off does not.
+ */
+int fphint_apply(struct fphint_config *cfg)
+{
+	struct fphint_stage *s[FPHINT_KIND_NR] = {};
+	bool changed = false, toggled = false;
+	int i, err = 0;
+
+	if (cfg->policy)
+		fphint_policy_fill(cfg);
+	for_each_set_bit(i, cfg->tunable_set, FPHINT_TUNABLE_NR) {
+		if (!fphint_tunable_valid(i, cfg->tunable[i])) {
+			cfg->bad_tunable = i;
+			return -EINVAL;
+		}
+	}
 
 	fphint_config_lock();
 	mutex_lock(&fphint_stage_mutex);
-	s = fphint_find_stage(kind, name);
-	if (!s) {
-		err = -EINVAL;
-	} else {
-		if (kind == FPHINT_KIND_TRANSPORT)
-			strscpy(fphint_transport_want, s->name,
-				sizeof(fphint_transport_want));
-		if (s != fphint_cur[kind])
-			fphint_make_current(kind, s);
+	for (i = 0; i < FPHINT_KIND_NR; i++) {
+		if (!cfg->stage[i])
+			continue;
+		s[i] = fphint_find_stage(i, cfg->stage[i]);
+		if (!s[i]) {
+			cfg->bad_stage = i;
+			err = -EINVAL;
+			goto out;
+		}
 	}
-	mutex_unlock(&fphint_stage_mutex);
-	fphint_config_unlock();
-	return err;
-}
+	i = FPHINT_TUNABLE_CAPTURE_BATCH;
+	if (test_bit(i, cfg->tunable_set) && cfg->tunable[i] != fphint_tunables[i]) {
+		err = fphint_capture_resize(cfg->tunable[i]);
+		if (err) {
+			cfg->bad_tunable = i;
+			goto out;
+		}
+	}
 
-int fphint_set_tunable(enum fphint_tunable t, unsigned long val)
-{
-	int err = 0;
-
-	if (t >= FPHINT_TUNABLE_NR || val < fphint_tunable_range[t].min ||
-	    val > fphint_tunable_range[t].max)
-		return -EINVAL;
-	if (t == FPHINT_TUNABLE_MIN_ORDER && val >= MAX_ORDER)
-		return -EINVAL;
-
-	fphint_config_lock();
-	if (t == FPHINT_TUNABLE_CAPTURE_BATCH)
-		err = fphint_capture_resize(val);
-	if (!err) {
-		WRITE_ONCE(fphint_tunables[t], val);
-		if (t == FPHINT_TUNABLE_MIN_ORDER)
-			WRITE_ONCE(fphint_capture_min_order, val);
-		if (t == FPHINT_TUNABLE_RATELIMIT_MIB_S && fphint_throttle->reset)
+	/* Nothing below fails. */
+	for (i = 0; i < FPHINT_KIND_NR; i++) {
+		if (!s[i])
+			continue;
+		if (i == FPHINT_KIND_TRANSPORT)
+			strscpy(fphint_transport_want, s[i]->name,
+				sizeof(fphint_transport_want));
+		if (s[i] != fphint_cur[i]) {
+			fphint_make_current(i, s[i]);
+			changed = true;
+		}
+	}
+	for_each_set_bit(i, cfg->tunable_set, FPHINT_TUNABLE_NR) {
+		if (cfg->tunable[i] == fphint_tunables[i])
+			continue;
+		WRITE_ONCE(fphint_tunables[i], cfg->tunable[i]);
+		changed = true;
+		if (i == FPHINT_TUNABLE_MIN_ORDER)
+			WRITE_ONCE(fphint_capture_min_order, cfg->tunable[i]);
+		if (i == FPHINT_TUNABLE_RATELIMIT_MIB_S && fphint_throttle->reset)
 			fphint_throttle->reset();
 	}
+	if (cfg->enabled >= 0 && cfg->enabled != fphint_enabled) {
+		__fphint_set_enabled(cfg->enabled);
+		toggled = true;
+	}
+	if (cfg->policy) {
+		strscpy(fphint_policy, cfg->policy, sizeof(fphint_policy));
+		changed = true;
+	} else if (changed) {
+		strscpy(fphint_policy, FPHINT_POLICY_CUSTOM, sizeof(fphint_policy));
+	}
+out:
+	mutex_unlock(&fphint_stage_mutex);
 	fphint_config_unlock();
-	return err;
+	if (err)
+		return err;
+	/* A pass already running ends at its next batch (fphint_pass_stop()). */
+	if (toggled && !cfg->enabled)
+		cancel_delayed_work_sync(&fphint_work);
+	if (changed || toggled)
+		fphint_nl_notify_config();
+	return 0;
+}
+
+void fphint_policy_name(char *buf, size_t size)
+{
+	mutex_lock(&fphint_stage_mutex);
+	strscpy(buf, fphint_policy, size);
+	mutex_unlock(&fphint_stage_mutex);
 }
 
 u64 fphint_stat_sum(enum fphint_stat stat)
@@ -398,7 +485,8 @@ unsigned int fphint_piece_order(unsigned long pfn, unsigned long end)
  * A block that merged with a neighbour on the way back is not all
  * reported; a later pass takes it.
  */
-static void fphint_mark_reported(unsigned long start, unsigned long end)
+static void fphint_mark_reported(struct zone *zone, unsigned long start,
+				 unsigned long end)
 {
 	unsigned long pfn = start;
 
@@ -413,8 +501,11 @@ static void fphint_mark_reported(unsigned long start, unsigned long end)
 			continue;
 		}
 		hpfn = page_to_pfn(head);
-		if (hpfn >= start && hpfn + (1UL << order) <= end)
+		if (hpfn >= start && hpfn + (1UL << order) <= end &&
+		    !PageReported(head)) {
 			__SetPageReported(head);
+			fphint_reported_free[fphint_zone_id(zone)] += 1UL << order;
+		}
 		pfn = hpfn + (1UL << order);
 	}
 }
@@ -445,7 +536,7 @@ static void fphint_putback(struct fphint_pass *pass, struct zone *zone,
 		struct scatterlist *sg = &pass->sgl[i];
 		unsigned long start = page_to_pfn(sg_page(sg));
 
-		fphint_mark_reported(start, start + (sg->length >> PAGE_SHIFT));
+		fphint_mark_reported(zone, start, start + (sg->length >> PAGE_SHIFT));
 	}
 	pass->nents = 0;
 	pass->bytes = 0;
@@ -513,6 +604,8 @@ static void fphint_flush(struct fphint_pass *pass, struct zone *zone)
 		fphint_count(FPHINT_STAT_REPORTS, 1);
 		fphint_count(FPHINT_STAT_REPORTED_PAGES, pages);
 		fphint_count(FPHINT_STAT_REPORTED_BYTES, pages << PAGE_SHIFT);
+		fphint_zs(zone)->reports++;
+		fphint_zs(zone)->reported_pages += pages;
 		pass->reported += pages;
 		if (fphint_throttle->account)
 			fphint_throttle->account(pages << PAGE_SHIFT);
@@ -535,6 +628,7 @@ static bool fphint_admit(struct fphint_pass *pass, struct zone *zone)
 	}
 	if (ret < 0) {
 		fphint_count(FPHINT_STAT_THROTTLED, 1);
+		fphint_zs(zone)->throttled++;
 		return false;
 	}
 	return true;
@@ -615,6 +709,7 @@ unsigned long fphint_take(struct fphint_pass *pass, struct zone *zone,
 	/* Refuses below the min watermark, like an allocation would. */
 	if (!__isolate_free_page(head, order)) {
 		fphint_count(FPHINT_STAT_THROTTLED, 1);
+		fphint_zs(zone)->throttled++;
 		return end;
 	}
 	atomic_long_add(1UL << order, &fphint_isolated_now);
@@ -810,6 +905,12 @@ static int __init fphint_init(void)
 	fphint_selection_register();
 	fphint_transport_register();
 	fphint_throttle_register();
+	fphint_zstats = kcalloc(nr_node_ids * MAX_NR_ZONES,
+				sizeof(*fphint_zstats), GFP_KERNEL);
+	fphint_reported_free = kcalloc(nr_node_ids * MAX_NR_ZONES,
+				       sizeof(*fphint_reported_free), GFP_KERNEL);
+	if (!fphint_zstats || !fphint_reported_free)
+		return -ENOMEM;
 	err = fphint_capture_init();
 	if (err)
 		return err;
@@ -833,6 +934,7 @@ static int __init fphint_init(void)
 	 * is on; it is the stock "reported pages exist" key, never disabled.
 	 */
 	static_branch_enable(&page_reporting_enabled);
+	static_branch_enable(&fphint_reported_free_key);
 	mutex_lock(&fphint_mutex);
 	__fphint_set_enabled(true);
 	mutex_unlock(&fphint_mutex);

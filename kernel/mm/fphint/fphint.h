@@ -133,12 +133,54 @@ struct list_head *fphint_stage_list(enum fphint_kind kind);
 void fphint_stages_read_lock(void);
 void fphint_stages_read_unlock(void);
 
-/* Configuration (core.c), called from sysfs; 0 or -errno, nothing changed on error. */
-int fphint_set_enabled(bool on);
+/*
+ * A configuration change, from sysfs or netlink: what is left unset stays
+ * as it is, unless @policy names a whole policy (see fphint_apply()).
+ */
+struct fphint_config {
+	int enabled;				/* -1: unset */
+	const char *stage[FPHINT_KIND_NR];	/* NULL: unset */
+	unsigned long tunable[FPHINT_TUNABLE_NR];
+	DECLARE_BITMAP(tunable_set, FPHINT_TUNABLE_NR);
+	const char *policy;			/* NULL: not a policy */
+	/* Set by fphint_apply() on error: the stage kind or tunable at fault. */
+	int bad_stage;
+	int bad_tunable;
+};
+
+/* Configuration (core.c): 0 or -errno, and nothing changed on error. */
+void fphint_config_init(struct fphint_config *cfg);
+int fphint_apply(struct fphint_config *cfg);
+bool fphint_tunable_valid(enum fphint_tunable t, unsigned long val);
 bool fphint_is_enabled(void);
-int fphint_set_stage(enum fphint_kind kind, const char *name);
-int fphint_set_tunable(enum fphint_tunable t, unsigned long val);
+void fphint_policy_name(char *buf, size_t size);
 u64 fphint_stat_sum(enum fphint_stat stat);
+
+/*
+ * Per-zone counters, indexed by fphint_zone_id(); written by the worker
+ * only.  The reported_free gauge lives in <linux/fphint.h>.
+ */
+struct fphint_zone_stats {
+	u64 reported_pages;
+	u64 reports;
+	u64 throttled;
+};
+extern struct fphint_zone_stats *fphint_zstats;	/* from fphint_init() on */
+static inline struct fphint_zone_stats *fphint_zs(struct zone *zone)
+{
+	return &fphint_zstats[fphint_zone_id(zone)];
+}
+
+/* Generic netlink (netlink.c): events, sent from process context. */
+#ifdef CONFIG_NET
+void fphint_nl_notify_config(void);
+void fphint_nl_notify_throttle(bool throttled, const char *reason,
+			       struct zone *zone);
+#else
+static inline void fphint_nl_notify_config(void) { }
+static inline void fphint_nl_notify_throttle(bool throttled, const char *reason,
+					     struct zone *zone) { }
+#endif
 void fphint_config_lock(void);
 void fphint_config_unlock(void);
 

@@ -20,20 +20,31 @@ static ssize_t enabled_show(struct kobject *kobj, struct kobj_attribute *attr,
 static ssize_t enabled_store(struct kobject *kobj, struct kobj_attribute *attr,
 			     const char *buf, size_t count)
 {
+	struct fphint_config cfg;
 	unsigned int val;
-	int err;
 
-	err = kstrtouint(buf, 10, &val);
-	if (err || val > 1)
+	if (kstrtouint(buf, 10, &val) || val > 1)
 		return -EINVAL;
-	err = fphint_set_enabled(val);
-	return err ?: count;
+	fphint_config_init(&cfg);
+	cfg.enabled = val;
+	return fphint_apply(&cfg) ?: count;
 }
 static struct kobj_attribute enabled_attr = __ATTR_RW(enabled);
 
+/* The policy last applied (fphintctl set-policy), or "custom". */
+static ssize_t policy_show(struct kobject *kobj, struct kobj_attribute *attr,
+			   char *buf)
+{
+	char name[FPHINT_POLICY_NAME_MAX];
+
+	fphint_policy_name(name, sizeof(name));
+	return sysfs_emit(buf, "%s\n", name);
+}
+static struct kobj_attribute policy_attr = __ATTR_RO(policy);
+
 /* ---- stages --------------------------------------------------------- */
 
-struct fphint_stage_attr {
+struct fphint_stage_kobj_attr {
 	struct kobj_attribute attr;
 	enum fphint_kind kind;
 };
@@ -41,7 +52,7 @@ struct fphint_stage_attr {
 static ssize_t stage_show(struct kobject *kobj, struct kobj_attribute *attr,
 			  char *buf)
 {
-	enum fphint_kind kind = container_of(attr, struct fphint_stage_attr, attr)->kind;
+	enum fphint_kind kind = container_of(attr, struct fphint_stage_kobj_attr, attr)->kind;
 	struct fphint_stage *s, *cur;
 	int len = 0;
 
@@ -57,13 +68,15 @@ static ssize_t stage_show(struct kobject *kobj, struct kobj_attribute *attr,
 static ssize_t stage_store(struct kobject *kobj, struct kobj_attribute *attr,
 			   const char *buf, size_t count)
 {
-	enum fphint_kind kind = container_of(attr, struct fphint_stage_attr, attr)->kind;
+	struct fphint_config cfg;
 
-	return fphint_set_stage(kind, buf) ?: count;
+	fphint_config_init(&cfg);
+	cfg.stage[container_of(attr, struct fphint_stage_kobj_attr, attr)->kind] = buf;
+	return fphint_apply(&cfg) ?: count;
 }
 
 #define FPHINT_STAGE_ATTR(_kind, _name)					\
-	static struct fphint_stage_attr _name##_attr = {		\
+	static struct fphint_stage_kobj_attr _name##_attr = {		\
 		.attr = __ATTR(_name, 0644, stage_show, stage_store),	\
 		.kind = _kind,						\
 	}
@@ -74,7 +87,7 @@ FPHINT_STAGE_ATTR(FPHINT_KIND_THROTTLE, throttle);
 
 /* ---- tunables ------------------------------------------------------- */
 
-struct fphint_tunable_attr {
+struct fphint_tunable_kobj_attr {
 	struct kobj_attribute attr;
 	enum fphint_tunable t;
 };
@@ -82,7 +95,7 @@ struct fphint_tunable_attr {
 static ssize_t tunable_show(struct kobject *kobj, struct kobj_attribute *attr,
 			    char *buf)
 {
-	enum fphint_tunable t = container_of(attr, struct fphint_tunable_attr, attr)->t;
+	enum fphint_tunable t = container_of(attr, struct fphint_tunable_kobj_attr, attr)->t;
 
 	return sysfs_emit(buf, "%u\n", READ_ONCE(fphint_tunables[t]));
 }
@@ -90,18 +103,18 @@ static ssize_t tunable_show(struct kobject *kobj, struct kobj_attribute *attr,
 static ssize_t tunable_store(struct kobject *kobj, struct kobj_attribute *attr,
 			     const char *buf, size_t count)
 {
-	enum fphint_tunable t = container_of(attr, struct fphint_tunable_attr, attr)->t;
-	unsigned long val;
-	int err;
+	enum fphint_tunable t = container_of(attr, struct fphint_tunable_kobj_attr, attr)->t;
+	struct fphint_config cfg;
 
-	if (kstrtoul(buf, 10, &val))
+	fphint_config_init(&cfg);
+	if (kstrtoul(buf, 10, &cfg.tunable[t]))
 		return -EINVAL;
-	err = fphint_set_tunable(t, val);
-	return err ?: count;
+	__set_bit(t, cfg.tunable_set);
+	return fphint_apply(&cfg) ?: count;
 }
 
 #define FPHINT_X_ATTR(NAME, name, def, min, max)			\
-	static struct fphint_tunable_attr name##_attr = {		\
+	static struct fphint_tunable_kobj_attr name##_attr = {		\
 		.attr = __ATTR(name, 0644, tunable_show, tunable_store),\
 		.t = FPHINT_TUNABLE_##NAME,				\
 	};
@@ -110,6 +123,7 @@ FPHINT_TUNABLES(FPHINT_X_ATTR)
 
 static struct attribute *fphint_attrs[] = {
 	&enabled_attr.attr,
+	&policy_attr.attr,
 	&capture_attr.attr.attr,
 	&selection_attr.attr.attr,
 	&transport_attr.attr.attr,
@@ -126,7 +140,7 @@ static const struct attribute_group fphint_group = {
 
 /* ---- stats ---------------------------------------------------------- */
 
-struct fphint_stat_attr {
+struct fphint_stat_kobj_attr {
 	struct kobj_attribute attr;
 	enum fphint_stat stat;
 };
@@ -134,13 +148,13 @@ struct fphint_stat_attr {
 static ssize_t stat_show(struct kobject *kobj, struct kobj_attribute *attr,
 			 char *buf)
 {
-	enum fphint_stat stat = container_of(attr, struct fphint_stat_attr, attr)->stat;
+	enum fphint_stat stat = container_of(attr, struct fphint_stat_kobj_attr, attr)->stat;
 
 	return sysfs_emit(buf, "%llu\n", fphint_stat_sum(stat));
 }
 
 #define FPHINT_X_ATTR(NAME, name)					\
-	static struct fphint_stat_attr stat_##name##_attr = {		\
+	static struct fphint_stat_kobj_attr stat_##name##_attr = {		\
 		.attr = __ATTR(name, 0444, stat_show, NULL),		\
 		.stat = FPHINT_STAT_##NAME,				\
 	};

@@ -6,8 +6,9 @@
  *            watermark plus a reserve, and stop everywhere while
  *            MemAvailable is below low_mem_pct of RAM; both resume with
  *            hysteresis so hinting does not flap at the edge.
- * ratelimit: report at most ratelimit_mib_s MiB per second (token bucket,
- *            one second of burst).
+ * ratelimit: the watermark rules, and at most ratelimit_mib_s MiB per
+ *            second on top (token bucket, one second of burst): a rate
+ *            cap is no reason to report into a memory shortage.
  * none:      no limit beyond the min watermark every isolation obeys.
  */
 #include <linux/ktime.h>
@@ -59,7 +60,7 @@ static long wmark_admit(struct zone *zone)
 {
 	unsigned long total = totalram_pages();
 	unsigned long reserve = FPHINT_WMARK_RESERVE_BLOCKS << pageblock_order;
-	unsigned int id = zone_to_nid(zone) * MAX_NR_ZONES + zone_idx(zone);
+	unsigned int id = fphint_zone_id(zone);
 	bool was, now;
 
 	was = wmark_lowmem_throttled;
@@ -69,6 +70,7 @@ static long wmark_admit(struct zone *zone)
 	if (now != was) {
 		wmark_lowmem_throttled = now;
 		pr_info("fphint: low memory, hinting %s\n", now ? "paused" : "resumed");
+		fphint_nl_notify_throttle(now, FPHINT_REASON_LOW_MEMORY, NULL);
 	}
 	if (now)
 		return -1;
@@ -76,8 +78,10 @@ static long wmark_admit(struct zone *zone)
 	was = test_bit(id, wmark_zone_throttled);
 	now = fphint_hysteresis(was, zone_page_state(zone, NR_FREE_PAGES),
 				high_wmark_pages(zone) + reserve, reserve);
-	if (now != was)
+	if (now != was) {
 		assign_bit(id, wmark_zone_throttled, now);
+		fphint_nl_notify_throttle(now, FPHINT_REASON_WATERMARK, zone);
+	}
 	return now ? -1 : 0;
 }
 
@@ -130,6 +134,10 @@ static u64 ratelimit_rate(void)
 
 static long ratelimit_admit(struct zone *zone)
 {
+	long ret = wmark_admit(zone);
+
+	if (ret)
+		return ret;
 	return fphint_bucket_wait_ms(&ratelimit_bucket, ktime_get_ns(),
 				     ratelimit_rate());
 }
@@ -147,6 +155,7 @@ static unsigned long ratelimit_batch_bytes(void)
 
 static void ratelimit_reset(void)
 {
+	wmark_reset();
 	ratelimit_bucket.tokens = ratelimit_rate();
 	ratelimit_bucket.last_ns = ktime_get_ns();
 }

@@ -21,6 +21,17 @@
 
 #define FPHINT_STAGE_NAME_MAX		16	/* including the NUL */
 
+/* What a freshly booted kernel runs, and what set-policy leaves unnamed. */
+#define FPHINT_CAPTURE_DEFAULT		FPHINT_CAPTURE_PERCPU
+#define FPHINT_SELECTION_DEFAULT	FPHINT_SELECTION_ZONE_SORT
+#define FPHINT_TRANSPORT_DEFAULT	FPHINT_TRANSPORT_VIRTIO
+#define FPHINT_THROTTLE_DEFAULT		FPHINT_THROTTLE_WATERMARK
+
+/* Name of the policy last applied, as read in /sys/kernel/mm/fphint/policy. */
+#define FPHINT_POLICY_NAME_MAX		32	/* including the NUL */
+#define FPHINT_POLICY_DEFAULT		"default"
+#define FPHINT_POLICY_CUSTOM		"custom"	/* changed since */
+
 /*
  * Tunables: X(NAME, sysfs_name, default, min, max).  Units are in the
  * names.  min_order is a buddy order (0 = 4 KiB pages on x86); it is
@@ -67,6 +78,108 @@ enum fphint_stat {
 	FPHINT_STATS(FPHINT_X_ENUM)
 #undef FPHINT_X_ENUM
 	FPHINT_STAT_NR
+};
+
+/*
+ * Generic netlink family "fphint"; Documentation/netlink/specs/fphint.yaml
+ * describes the same messages.  Attribute ids only ever get appended.
+ */
+#define FPHINT_GENL_NAME		"fphint"
+#define FPHINT_GENL_VERSION		1
+#define FPHINT_MCGRP_EVENTS		"events"
+
+enum fphint_cmd {
+	FPHINT_CMD_UNSPEC,
+	FPHINT_CMD_CONFIG_GET,		/* reply: enabled, stages, tunables, avail, policy */
+	FPHINT_CMD_CONFIG_SET,		/* admin: change the attributes given */
+	FPHINT_CMD_STATS_GET,		/* reply: stats, one zone nest per zone */
+	FPHINT_CMD_POLICY_SET,		/* admin: a whole policy, all or nothing */
+	FPHINT_CMD_CONFIG_NTF,		/* events: configuration changed */
+	FPHINT_CMD_THROTTLE_NTF,	/* events: throttling started/stopped */
+
+	__FPHINT_CMD_MAX,
+	FPHINT_CMD_MAX = __FPHINT_CMD_MAX - 1
+};
+
+enum fphint_attr {
+	FPHINT_A_UNSPEC,
+	FPHINT_A_ENABLED,		/* u8, 0 or 1 */
+	FPHINT_A_CAPTURE,		/* string, a stage name */
+	FPHINT_A_SELECTION,		/* string */
+	FPHINT_A_TRANSPORT,		/* string */
+	FPHINT_A_THROTTLE,		/* string */
+	FPHINT_A_POLICY,		/* string, FPHINT_POLICY_NAME_MAX */
+	FPHINT_A_TUNABLES,		/* nest, enum fphint_tunable_attr */
+	FPHINT_A_AVAIL,			/* nest, enum fphint_avail_attr */
+	FPHINT_A_STATS,			/* nest, enum fphint_stat_attr */
+	FPHINT_A_ZONE,			/* nest, enum fphint_zone_attr; one per zone */
+	FPHINT_A_THROTTLED,		/* u8: throttling now (throttle-ntf) */
+	FPHINT_A_REASON,		/* string: FPHINT_REASON_* (throttle-ntf) */
+
+	__FPHINT_A_MAX,
+	FPHINT_A_MAX = __FPHINT_A_MAX - 1
+};
+
+/* Why a throttle-ntf was sent. */
+#define FPHINT_REASON_LOW_MEMORY	"low-memory"	/* MemAvailable < low_mem_pct */
+#define FPHINT_REASON_WATERMARK		"watermark"	/* zone near its high wmark */
+
+/* Tunables nest: one u32 per tunable, id = enum fphint_tunable + 1. */
+enum fphint_tunable_attr {
+	FPHINT_A_TUNABLE_UNSPEC,
+#define FPHINT_X_ENUM(NAME, name, def, min, max) FPHINT_A_TUNABLE_##NAME,
+	FPHINT_TUNABLES(FPHINT_X_ENUM)
+#undef FPHINT_X_ENUM
+
+	__FPHINT_A_TUNABLE_MAX,
+	FPHINT_A_TUNABLE_MAX = __FPHINT_A_TUNABLE_MAX - 1
+};
+
+/* Avail nest: every registered stage, one string attribute each. */
+enum fphint_avail_attr {
+	FPHINT_A_AVAIL_UNSPEC,
+	FPHINT_A_AVAIL_CAPTURE,		/* string, multi */
+	FPHINT_A_AVAIL_SELECTION,
+	FPHINT_A_AVAIL_TRANSPORT,
+	FPHINT_A_AVAIL_THROTTLE,
+
+	__FPHINT_A_AVAIL_MAX,
+	FPHINT_A_AVAIL_MAX = __FPHINT_A_AVAIL_MAX - 1
+};
+
+/*
+ * Stats nest: the two gauges of /sys/kernel/mm/fphint/stats/, then one u64
+ * per counter, id = enum fphint_stat + FPHINT_A_STAT_FIRST_COUNTER, so
+ * counters appended to FPHINT_STATS keep every id stable.
+ */
+enum fphint_stat_attr {
+	FPHINT_A_STAT_UNSPEC,
+	FPHINT_A_STAT_PAD,
+	FPHINT_A_STAT_ISOLATED_NOW_PAGES,	/* u64 gauge */
+	FPHINT_A_STAT_REPORT_DELAY_NOW_MS,	/* u32 gauge */
+#define FPHINT_X_ENUM(NAME, name) FPHINT_A_STAT_##NAME,
+	FPHINT_STATS(FPHINT_X_ENUM)
+#undef FPHINT_X_ENUM
+
+	__FPHINT_A_STAT_MAX,
+	FPHINT_A_STAT_MAX = __FPHINT_A_STAT_MAX - 1
+};
+#define FPHINT_A_STAT_FIRST_COUNTER	FPHINT_A_STAT_CAPTURED
+
+/* Zone nest, in stats-get replies and throttle-ntf (node and name only). */
+enum fphint_zone_attr {
+	FPHINT_A_ZONE_UNSPEC,
+	FPHINT_A_ZONE_PAD,
+	FPHINT_A_ZONE_NODE,			/* u32 */
+	FPHINT_A_ZONE_NAME,			/* string: DMA, DMA32, Normal... */
+	FPHINT_A_ZONE_FREE_PAGES,		/* u64 gauge */
+	FPHINT_A_ZONE_REPORTED_FREE_PAGES,	/* u64 gauge: free and discarded */
+	FPHINT_A_ZONE_REPORTED_PAGES,		/* u64 counter */
+	FPHINT_A_ZONE_REPORTS,			/* u64 counter */
+	FPHINT_A_ZONE_THROTTLED,		/* u64 counter */
+
+	__FPHINT_A_ZONE_MAX,
+	FPHINT_A_ZONE_MAX = __FPHINT_A_ZONE_MAX - 1
 };
 
 #endif /* _UAPI_LINUX_FPHINT_H */
