@@ -12,6 +12,7 @@ Prints TAP and ends with "N passed, N failed"; exit 1 on any failure.
 import os
 import re
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "qemu"))
 import fphint_vm as vm  # noqa: E402
@@ -67,7 +68,7 @@ def suite_selftest(accel, logdir):
         g = vm.boot("selftest", accel, 900, log=log)
     report(g.seen("@@DONE"), "selftest: guest booted and ran to the end")
     seen = parse_tap(g)
-    for want in ("kunit:fphint-selection", "kunit:fphint-throttle", "sysfs"):
+    for want in ("kunit:fphint-selection", "kunit:fphint-throttle", "sysfs", "netlink"):
         report(want in seen, f"selftest: {want} results present")
     check_console(g, "selftest")
 
@@ -108,6 +109,140 @@ def suite_e2e(accel, logdir):
         report(False, "e2e: stats lines found")
     check_console(g, "e2e")
     return g, pts
+
+
+GOLDEN = os.path.join(vm.TOP, "selftests", "fphint", "golden")
+
+
+def out_blocks(g):
+    """{name: (text, rc)} from @@OUT-BEGIN NAME ... @@OUT-END NAME rc=N."""
+    blocks, name, buf = {}, None, []
+    for _, text in g.lines:
+        if text.startswith("@@OUT-BEGIN "):
+            name, buf = text.split()[1], []
+        elif text.startswith("@@OUT-END ") and name:
+            blocks[name] = ("\n".join(buf) + "\n", int(text.rsplit("rc=", 1)[1]))
+            name = None
+        elif name:
+            buf.append(text)
+    return blocks
+
+
+def sysfs_line(g, tag):
+    for _, text in g.lines:
+        if text.startswith(f"@@SYSFS {tag} "):
+            return dict(kv.split("=", 1) for kv in text.split()[2:])
+    return {}
+
+
+def run_cli(*args, timeout=60):
+    import subprocess
+    p = subprocess.run([os.path.join(vm.BUILD, "cli", "fphintctl"), *args],
+                       capture_output=True, text=True, timeout=timeout)
+    return p.returncode, p.stdout, p.stderr
+
+
+def suite_cli(accel, logdir):
+    """fphintctl in the guest (golden output, errors, monitor), then from the
+    host against the same running QEMU: QMP stats and a policy set through
+    the guest agent.  FPHINT_UPDATE_GOLDEN=1 rewrites the golden files."""
+    import json
+    with open(os.path.join(logdir, "cli.log"), "w") as log:
+        g = vm.Guest("cli", accel, log=log, qmp=True, qga=True).start()
+        deadline = time.monotonic() + 400
+        while not g.seen("@@HOST-TURN") and g.proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        host = {}
+        if g.seen("@@HOST-TURN"):
+            host["qmp-text"] = run_cli("host", "--qmp", g.qmp_path, "stats")
+            host["qmp-json"] = run_cli("-j", "host", "--qmp", g.qmp_path, "stats")
+            host["rss_kib"] = vm.qemu_rss_kib(g.proc.pid)
+            host["qga-bad-name"] = run_cli("host", "--qga", g.qga_path, "set-policy", "Bad Name")
+            host["qga-missing"] = run_cli("host", "--qga", g.qga_path, "set-policy", "no-such-policy")
+            host["qga-set"] = run_cli("host", "--qga", g.qga_path, "set-policy", "batch")
+        g.wait(120)
+    report(g.seen("@@DONE rc=0") and not g.seen("@@ERROR"), "cli: guest scenario ran to the end")
+    blocks = out_blocks(g)
+    update = os.environ.get("FPHINT_UPDATE_GOLDEN") == "1"
+    for name in ("status", "status-json", "policy-list", "policy-show", "policy-show-json",
+                 "set", "set-policy", "err-range", "err-key", "err-number", "err-stage",
+                 "err-usage", "err-policy-name", "err-policy-file", "err-policy-key",
+                 "err-nonroot"):
+        path = os.path.join(GOLDEN, name + ".out")
+        got = blocks.get(name)
+        text = None if got is None else f"{got[0]}rc={got[1]}\n"
+        if update and text is not None:
+            os.makedirs(GOLDEN, exist_ok=True)
+            open(path, "w").write(text)
+        want = open(path).read() if os.path.exists(path) else None
+        report(text is not None and text == want, f"cli: fphintctl {name} output matches golden/{name}.out")
+        if text is not None and text != want:
+            for line in text.splitlines()[:12]:
+                print(f"#   got: {line}")
+    # Exit codes: usage / validation 1, kernel 2.
+    rcs = {n: blocks.get(n, (None, None))[1] for n in blocks}
+    report(all(rcs.get(n) == 1 for n in ("err-range", "err-key", "err-number", "err-usage",
+                                           "err-policy-file", "err-policy-key"))
+           and all(rcs.get(n) == 2 for n in ("err-stage", "err-nonroot")),
+           f"cli: exit status 1 for bad input, 2 for kernel refusals ({rcs})")
+    report(any(t.startswith("@@CHECK unchanged ok") for _, t in g.lines),
+           "cli: rejected commands left the configuration unchanged")
+    a, b = sysfs_line(g, "after-set"), sysfs_line(g, "after-policy")
+    report(a.get("min_order") == "5" and a.get("report_delay_ms") == "50"
+           and a.get("policy") == "custom" and "[ratelimit]" in a.get("throttle", ""),
+           f"cli: set changed the kernel's values ({a})")
+    report(b.get("policy") == "database" and b.get("min_order") == "9"
+           and b.get("report_delay_ms") == "1000" and b.get("low_mem_pct") == "20",
+           f"cli: set-policy database applied the whole profile ({b})")
+    # stats: JSON keys are the sysfs names, the values agree with sysfs.
+    try:
+        st = json.loads(blocks["stats-json"][0])
+    except (KeyError, ValueError):
+        st = {}
+    sysfs = g.stats()
+    after = sysfs[0][1] if sysfs else {}
+    names = set(after) - {"t"}
+    report(names and names <= set(st) and all(isinstance(st[k], int) and st[k] <= after[k] for k in names)
+           and st.get("zones") and all({"node", "zone", "free_pages", "reported_free_pages"} <= set(z)
+                                       for z in st["zones"]),
+           "cli: stats -j has every sysfs counter (<= a later sysfs read) and per-zone figures")
+    watch = [ln for ln in blocks.get("stats-watch", ("", 1))[0].splitlines() if ln.strip()]
+    try:
+        ok = len(watch) == 2 and all("captured" in json.loads(ln) for ln in watch)
+    except ValueError:
+        ok = False
+    report(ok, f"cli: stats --watch 1 --count 2 printed two JSON samples ({len(watch)} lines)")
+    mon = blocks.get("monitor", ("", 1))[0].strip().splitlines()
+    try:
+        ev = json.loads(mon[0]) if mon else {}
+    except ValueError:
+        ev = {}
+    report(ev.get("event") == "config" and ev.get("report_delay_ms") == 77,
+           f"cli: monitor received the config event of a sysfs write ({mon[:1]})")
+    # Host side, against the same QEMU.
+    rc, out, err = host.get("qmp-json", (None, "", ""))
+    try:
+        hs = json.loads(out)
+    except ValueError:
+        hs = {}
+    rss = (host.get("rss_kib") or 0) * 1024
+    report(rc == 0 and hs.get("qemu_pid") == g.proc.pid and rss
+           and abs(hs.get("qemu_rss_bytes", 0) - rss) < 0.2 * rss,
+           f"cli: host --qmp stats: QEMU pid and RSS match /proc ({hs.get('qemu_rss_bytes')} vs {rss})")
+    report(hs.get("free_page_reporting") is True and "VIRTIO_BALLOON_F_REPORTING" in hs.get("guest_features", []),
+           "cli: host --qmp stats: the balloon negotiated VIRTIO_BALLOON_F_REPORTING")
+    report(hs.get("balloon_actual_bytes") == 2048 << 20, "cli: host --qmp stats: balloon actual size 2 GiB")
+    rc, out, err = host.get("qmp-text", (None, "", ""))
+    report(rc == 0 and "qemu_rss" in out, "cli: host --qmp stats prints text")
+    rc1, _, e1 = host.get("qga-bad-name", (None, "", ""))
+    rc2, _, e2 = host.get("qga-missing", (None, "", ""))
+    report(rc1 == 1 and rc2 == 2 and e1.startswith("Error:") and e2.startswith("Error:"),
+           f"cli: host --qga set-policy rejects a bad name (1) and a missing policy (2): {e1.strip()!r} {e2.strip()!r}")
+    rc, out, err = host.get("qga-set", (None, "", ""))
+    h = sysfs_line(g, "after-host")
+    report(rc == 0 and h.get("policy") == "batch" and h.get("min_order") == "3",
+           f"cli: host --qga set-policy batch applied in the guest ({h}, rc {rc} {err.strip()})")
+    check_console(g, "cli")
 
 
 def suite_upstream(accel, logdir):
@@ -180,17 +315,92 @@ def suite_static():
            f"static: ABI ranges and defaults match the uapi header{' (differ: ' + ', '.join(wrong) + ')' if wrong else ''}")
 
 
+def netlink_spec_asserts(spec):
+    """C static assertions that the YAML spec and the uapi header agree."""
+    up = lambda s: s.upper().replace("-", "_")
+    out = ["#include <linux/fphint.h>",
+           "#define X(NAME, name, def, min, max) T_MIN_##NAME = min, T_MAX_##NAME = max,",
+           "enum { FPHINT_TUNABLES(X) };", "#undef X"]
+    ok = lambda expr, what: out.append(f'_Static_assert({expr}, "{what}");')
+    for d in spec.get("definitions", []):
+        if d["type"] == "const":
+            ok(f"FPHINT_{up(d['name'])} == {d['value']}", f"const {d['name']}")
+    for aset in spec["attribute-sets"]:
+        prefix, val = up(aset["name-prefix"]), 0
+        for a in aset["attributes"]:
+            val = a.get("value", val + 1)
+            name = prefix + up(a["name"])
+            ok(f"{name} == {val}", f"{aset['name']}.{a['name']} id")
+            chk = a.get("checks", {})
+            if aset["name"] == "tunables":
+                ok(f"T_MIN_{up(a['name'])} == {chk.get('min')} && T_MAX_{up(a['name'])} == {chk.get('max')}",
+                   f"tunables.{a['name']} range")
+            if a["type"] == "string" and "max-len" in chk:
+                lim = "FPHINT_POLICY_NAME_MAX" if a["name"] == "policy" else "FPHINT_STAGE_NAME_MAX"
+                ok(f"{lim} - 1 == {chk['max-len']}", f"{a['name']} max-len")
+        ok(f"{prefix}MAX == {val}", f"{aset['name']}: every attribute in the spec")
+    val = 0
+    for op in spec["operations"]["list"]:
+        val = op.get("value", val + 1)
+        ok(f"FPHINT_CMD_{up(op['name'])} == {val}", f"op {op['name']}")
+    ok(f"FPHINT_CMD_MAX == {val}", "every command in the spec")
+    return "\n".join(out) + "\n"
+
+
+def suite_cli_local():
+    """fphintctl's own tests, no kernel needed: argument and profile
+    validation, parsers fed kernel-like messages, golden output, man page."""
+    import subprocess
+    p = subprocess.run(["make", "-s", "-C", os.path.join(vm.TOP, "cli"),
+                        f"BUILD={os.path.join(vm.BUILD, 'cli')}", "test"],
+                       capture_output=True, text=True)
+    n = 0
+    for line in p.stdout.splitlines():
+        m = re.match(r"^(not ok|ok) \d+ - (.*)$", line)
+        if m:
+            n += 1
+            report(m.group(1) == "ok", f"cli-local: {m.group(2)}")
+    report(p.returncode == 0 and n > 0, f"cli-local: make -C cli test passed ({n} cases)")
+    if p.returncode:
+        print("\n".join("#   " + l for l in (p.stdout + p.stderr).splitlines()[-10:]))
+
+
+def suite_netlink_spec():
+    import subprocess
+    import tempfile
+    import yaml
+    spec = yaml.safe_load(open(os.path.join(vm.TOP, "Documentation/netlink/specs/fphint.yaml")))
+    with tempfile.NamedTemporaryFile("w", suffix=".c") as f:
+        f.write(netlink_spec_asserts(spec))
+        f.flush()
+        res = subprocess.run(["gcc", "-fsyntax-only", "-I", os.path.join(vm.TOP, "kernel/include/uapi"), f.name],
+                             capture_output=True, text=True)
+    errs = re.findall(r'static assertion failed: "([^"]+)"', res.stderr)
+    report(res.returncode == 0,
+           "static: netlink spec ids, ranges and commands match the uapi header"
+           + (f" (differ: {', '.join(errs) or res.stderr.strip()[:200]})" if res.returncode else ""))
+    groups = [g["name"] for g in spec["mcast-groups"]["list"]]
+    src = open(os.path.join(vm.TOP, "kernel/include/uapi/linux/fphint.h")).read()
+    report(spec["name"] == re.search(r'FPHINT_GENL_NAME\s+"(\w+)"', src).group(1)
+           and groups == [re.search(r'FPHINT_MCGRP_EVENTS\s+"(\w+)"', src).group(1)],
+           "static: netlink spec family and multicast group names match the uapi header")
+
+
 def main():
     logdir = os.path.join(vm.BUILD, "logs")
     os.makedirs(logdir, exist_ok=True)
     accel, why = vm.pick_accel()
     print(f"# accelerator: {accel.upper()} ({why})", flush=True)
-    only = sys.argv[1:] or ["static", "selftest", "e2e", "upstream", "bench-quick"]
+    only = sys.argv[1:] or ["static", "selftest", "cli", "e2e", "upstream", "bench-quick"]
     if "static" in only:
         suite_static()
+        suite_netlink_spec()
+        suite_cli_local()
     curves = {}
     if "selftest" in only:
         suite_selftest(accel, logdir)
+    if "cli" in only:
+        suite_cli(accel, logdir)
     if "e2e" in only:
         _, curves["fphint"] = suite_e2e(accel, logdir)
     if "upstream" in only:

@@ -1,10 +1,15 @@
 #!/usr/bin/env python3
 """make demo: a 2 GiB guest frees 1 GiB; QEMU's RSS on the host, sampled
-every 50 ms, next to fphint's counters read in the guest.  Then the same
-burst on the same kernel booted with fphint.enabled=0 (stock page_reporting).
+every 50 ms, next to fphint's counters read in the guest, `fphintctl -j
+stats` in the guest before and after, and `fphintctl host --qmp SOCKET
+stats` on the host while the guest holds the memory and after it freed it.
+Then the same burst on the same kernel booted with fphint.enabled=0 (stock
+page_reporting).
 """
 import os
+import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "qemu"))
 import fphint_vm as vm  # noqa: E402
@@ -57,12 +62,45 @@ def main():
     accel, why = vm.pick_accel()
     print(f"accelerator: {accel.upper()} ({why})")
     print("\n== fphint, default policy (2 GiB guest frees 1 GiB) ==")
+    ctl = os.path.join(vm.BUILD, "cli", "fphintctl")
+    host = {}
     with open(os.path.join(logdir, "demo-fphint.log"), "w") as log:
-        g = vm.boot("e2e", accel, 300, log=log)
+        g = vm.Guest("e2e", accel, log=log, qmp=True).start()
+        deadline = time.monotonic() + 300
+        # Read the VM from the host while the guest holds 1 GiB, and after.
+        while g.proc.poll() is None and time.monotonic() < deadline and len(host) < 2:
+            evs = [e["_what"] + ":" + e.get("name", "") for _, e in g.events()]
+            phase = evs[evs.index("phase:fphint"):] if "phase:fphint" in evs else []
+            due = None
+            if "holding" not in host and phase and phase[-1] == "touched:":
+                due = "holding"
+            elif "freed" not in host and "host-turn:" in phase:
+                due = "freed"
+            if due:
+                host[due] = subprocess.run([ctl, "host", "--qmp", g.qmp_path, "stats"],
+                                           capture_output=True, text=True).stdout
+            time.sleep(0.05)
+        g.wait(300)
     for _, text in g.lines:
         if text.startswith("@@CONFIG"):
             print("  " + text[9:])
+    blocks = {}
+    name = None
+    for _, text in g.lines:
+        if text.startswith("@@OUT-BEGIN "):
+            name, blocks[text.split()[1]] = text.split()[1], []
+        elif text.startswith("@@OUT-END"):
+            name = None
+        elif name:
+            blocks[name].append(text)
+    print("\n-- in the guest, before: fphintctl -j -p stats --")
+    print("\n".join(blocks.get("stats-before", ["(missing)"])))
     ours = timeline(g, "fphint")
+    print("\n-- in the guest, after: fphintctl -j -p stats --")
+    print("\n".join(blocks.get("stats-after", ["(missing)"])))
+    for key, label in (("holding", "while the guest holds 1 GiB"), ("freed", "after the guest freed it")):
+        print(f"\n-- on the host, {label}: fphintctl host --qmp {g.qmp_path or 'SOCKET'} stats --")
+        print(host.get(key, "(not captured)").rstrip())
     print("\n== stock page_reporting (same kernel, fphint.enabled=0) ==")
     with open(os.path.join(logdir, "demo-upstream.log"), "w") as log:
         u = vm.boot("upstream", accel, 300, append="fphint.enabled=0", log=log)

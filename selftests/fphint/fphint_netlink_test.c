@@ -27,37 +27,7 @@
 #include <linux/fphint.h>
 
 #include "kselftest_harness.h"
-
-#define FP "/sys/kernel/mm/fphint/"
-
-static int read_str(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = 0;
-	if (n && buf[n - 1] == '\n')
-		buf[n - 1] = 0;
-	return 0;
-}
-
-static int write_str(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY), err = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, strlen(val)) < 0)
-		err = -errno;
-	close(fd);
-	return err;
-}
+#include "fphint_util.h"
 
 static const char *tunable_names[] = {
 #define X(NAME, name, def, min, max) #name,
@@ -278,6 +248,27 @@ static void nested(struct nlattr *a, struct nlattr **tb, int max)
 	attrs_of(nla_data(a), nla_len(a), tb, max);
 }
 
+/* The next zone nest of a stats reply, from *@pos on; 0 when none is left. */
+static int next_zone(struct reply *r, int *pos, struct nlattr **zt)
+{
+	struct nlmsghdr *nlh = (void *)r->data;
+	char *start = (char *)NLMSG_DATA(nlh) + GENL_HDRLEN;
+	int len = nlh->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN);
+
+	while (*pos + NLA_HDRLEN <= len) {
+		struct nlattr *a = (void *)(start + *pos);
+
+		if (a->nla_len < NLA_HDRLEN)
+			return 0;
+		*pos += NLA_ALIGN(a->nla_len);
+		if ((a->nla_type & NLA_TYPE_MASK) == FPHINT_A_ZONE) {
+			attrs_of((char *)a + NLA_HDRLEN, a->nla_len - NLA_HDRLEN, zt, FPHINT_A_ZONE_MAX);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 static uint64_t get_u64(struct nlattr *a)
 {
 	uint64_t v;
@@ -410,12 +401,11 @@ TEST_F(nl, config_get_matches_sysfs)
 TEST_F(nl, stats_get_matches_sysfs)
 {
 	struct nlattr *tb[FPHINT_A_MAX + 1], *st[FPHINT_A_STAT_MAX + 1], *zt[FPHINT_A_ZONE_MAX + 1];
-	struct nlattr *a;
 	struct msg m;
 	struct reply r;
 	char path[128], buf[64];
 	uint64_t before[FPHINT_STAT_NR], zreports = 0, reports;
-	int i, zones = 0, len;
+	int i, zones = 0, pos;
 
 	for (i = 0; i < FPHINT_STAT_NR; i++) {
 		snprintf(path, sizeof(path), FP "stats/%s", stat_names[i]);
@@ -443,13 +433,7 @@ TEST_F(nl, stats_get_matches_sysfs)
 	reports = get_u64(st[FPHINT_A_STAT_FIRST_COUNTER + FPHINT_STAT_REPORTS]);
 
 	/* Zones: each with its counters; their reports add up to the total. */
-	a = (void *)((char *)NLMSG_DATA((struct nlmsghdr *)r.data) + GENL_HDRLEN);
-	len = ((struct nlmsghdr *)r.data)->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN);
-	for (; len >= NLA_HDRLEN; len -= NLA_ALIGN(a->nla_len),
-	     a = (void *)((char *)a + NLA_ALIGN(a->nla_len))) {
-		if ((a->nla_type & NLA_TYPE_MASK) != FPHINT_A_ZONE)
-			continue;
-		nested(a, zt, FPHINT_A_ZONE_MAX);
+	for (pos = 0; next_zone(&r, &pos, zt);) {
 		for (i = FPHINT_A_ZONE_NODE; i <= FPHINT_A_ZONE_MAX; i++)
 			ASSERT_NE(NULL, zt[i]) TH_LOG("zone attr %d missing", i);
 		/* Reported free memory is part of free memory (give or take a race). */
@@ -471,13 +455,13 @@ TEST_F(nl, stats_get_matches_sysfs)
 
 TEST_F(nl, reported_free_pages_tracks_reporting)
 {
-	struct nlattr *tb[FPHINT_A_MAX + 1], *zt[FPHINT_A_ZONE_MAX + 1], *a;
+	struct nlattr *zt[FPHINT_A_ZONE_MAX + 1];
 	struct msg m;
 	struct reply r;
 	uint64_t total = 0;
 	size_t bytes = 256 << 20;
 	char *p;
-	int len, tries;
+	int pos, tries;
 
 	p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, p);
@@ -488,17 +472,9 @@ TEST_F(nl, reported_free_pages_tracks_reporting)
 		usleep(100000);
 		msg_init(&m, self->family, FPHINT_CMD_STATS_GET);
 		ASSERT_EQ(0, transact(self->fd, &m, &r));
-		reply_attrs(&r, tb, FPHINT_A_MAX);
 		total = 0;
-		a = (void *)((char *)NLMSG_DATA((struct nlmsghdr *)r.data) + GENL_HDRLEN);
-		len = ((struct nlmsghdr *)r.data)->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN);
-		for (; len >= NLA_HDRLEN; len -= NLA_ALIGN(a->nla_len),
-		     a = (void *)((char *)a + NLA_ALIGN(a->nla_len))) {
-			if ((a->nla_type & NLA_TYPE_MASK) != FPHINT_A_ZONE)
-				continue;
-			nested(a, zt, FPHINT_A_ZONE_MAX);
+		for (pos = 0; next_zone(&r, &pos, zt);)
 			total += get_u64(zt[FPHINT_A_ZONE_REPORTED_FREE_PAGES]);
-		}
 	}
 	TH_LOG("reported free pages: %llu after %d tries", (unsigned long long)total, tries);
 	EXPECT_LE((bytes >> 12) / 2, total);

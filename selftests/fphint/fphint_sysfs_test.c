@@ -19,42 +19,9 @@
 #include <linux/fphint.h>
 
 #include "kselftest_harness.h"
+#include "fphint_util.h"
 
-#define FP "/sys/kernel/mm/fphint/"
 #define FAIL_EVERY "/sys/kernel/debug/fphint/fail_every_n_reports"
-
-static int read_str(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = 0;
-	if (n && buf[n - 1] == '\n')
-		buf[n - 1] = 0;
-	return 0;
-}
-
-/* 0 or -errno of the write itself. */
-static int write_str(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-	int err = 0;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, val, strlen(val));
-	if (n < 0)
-		err = -errno;
-	close(fd);
-	return err;
-}
 
 static uint64_t read_u64(const char *path)
 {

@@ -1,0 +1,222 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# fphintctl tests that need no fphint kernel: usage errors, profile parsing,
+# local validation before any netlink, policy list/show and the reply
+# parsers/printers (test-parse) against golden files.  TAP output.
+#   FPHINTCTL=path TEST_PARSE=path ./test-local.sh    (make -C cli test)
+#   UPDATE_GOLDEN=1 ...                                 rewrite golden/
+set -u
+cd "$(dirname "$0")" || exit 1
+F=$(realpath "${FPHINTCTL:-./fphintctl}")
+T=$(realpath "${TEST_PARSE:-./test-parse}")
+export FPHINT_POLICY_PATH=testdata/etc:testdata/policies
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+n=0
+failed=0
+
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() {
+	n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; shift
+	for l in "$@"; do echo "#   $l"; done
+}
+
+# expect RC 'first stderr line' DESC -- CMD...
+expect() {
+	local rc=$1 want=$2 desc=$3 got first
+	shift 4
+	"$@" >"$TMP/out" 2>"$TMP/err"
+	got=$?
+	first=$(head -n1 "$TMP/err")
+	if [ "$got" -eq "$rc" ] && [ "$first" = "$want" ]; then
+		ok "$desc"
+	else
+		not_ok "$desc" "exit $got, want $rc" "stderr: $first" "want:   $want"
+	fi
+}
+
+# golden NAME DESC -- CMD...: stdout must match golden/NAME, exit 0
+golden() {
+	local name=$1 desc=$2 rc
+	shift 3
+	"$@" >"$TMP/out" 2>"$TMP/err"
+	rc=$?
+	if [ -n "${UPDATE_GOLDEN:-}" ]; then
+		cp "$TMP/out" "golden/$name"
+	fi
+	if [ "$rc" -eq 0 ] && [ ! -s "$TMP/err" ] && diff -u "golden/$name" "$TMP/out" >"$TMP/diff"; then
+		ok "$desc"
+	else
+		# shellcheck disable=SC2046
+		not_ok "$desc" "exit $rc" "stderr: $(head -n1 "$TMP/err")" $(head -n 20 "$TMP/diff" | tr ' ' '_')
+	fi
+}
+
+# profile NAME CONTENT: write $TMP/p/NAME.policy (printf format)
+profile() {
+	mkdir -p "$TMP/p"
+	# shellcheck disable=SC2059
+	printf "$2" >"$TMP/p/$1.policy"
+}
+
+NOFAM="Error: fphint netlink family not found (kernel without CONFIG_FPHINT?)"
+if "$F" status >/dev/null 2>&1; then
+	FAMILY=1	# running where fphint exists: kernel round trips are not ours to test
+else
+	FAMILY=
+fi
+# expect_kernel DESC -- CMD...: validated locally, so the kernel is asked
+expect_kernel() {
+	if [ -n "$FAMILY" ]; then
+		n=$((n + 1)); echo "ok $n - $1 # SKIP fphint family present"
+	else
+		expect 2 "$NOFAM" "$@"
+	fi
+}
+
+echo "# usage"
+expect 1 "Error: no command given" "no command" -- "$F"
+expect 1 "Error: unknown command 'frobnicate'" "unknown command" -- "$F" frobnicate
+expect 1 "Error: unknown option '-x'" "unknown short option" -- "$F" -x status
+expect 1 "Error: unknown option '--bogus'" "unknown long option" -- "$F" --bogus status
+expect 0 "" "-h exits 0" -- "$F" -h
+if head -n1 "$TMP/out" | grep -q '^Usage: fphintctl'; then ok "-h prints usage"; else not_ok "-h prints usage"; fi
+expect 0 "" "--version exits 0" -- "$F" --version
+expect 1 "Error: status takes no arguments" "status with an argument" -- "$F" status now
+expect 1 "Error: --watch: '0' is not a number in 1..3600" "--watch 0" -- "$F" stats --watch 0
+expect 1 "Error: --watch: '3601' is not a number in 1..3600" "--watch 3601" -- "$F" stats --watch=3601
+expect 1 "Error: --watch needs a value" "--watch without value" -- "$F" stats --watch
+expect 1 "Error: stats: --count needs --watch" "--count without --watch" -- "$F" stats --count 2
+expect 1 "Error: stats: unknown argument 'zones'" "stats junk" -- "$F" stats zones
+expect 1 "Error: --count: 'x' is not a number in 1..4294967295" "monitor --count x" -- "$F" monitor --count x
+expect 1 "Error: policy list takes no arguments" "policy list junk" -- "$F" policy list x
+expect 1 "Error: usage: fphintctl policy { list | show NAME|FILE }" "policy without subcommand" -- "$F" policy
+expect 1 "Error: usage: fphintctl host { --qmp SOCKET stats | --qga SOCKET { set-policy NAME | status } }" \
+	"host without socket" -- "$F" host stats
+expect 1 "Error: host --qmp: expected stats" "host --qmp set-policy" -- "$F" host --qmp /x set-policy a
+expect 1 "Error: 'No_Such' is not a policy name ([a-z0-9][a-z0-9_-]{0,30}, not 'custom')" \
+	"host --qga set-policy checks the name locally" -- "$F" host --qga /nonexistent set-policy No_Such
+expect 2 "Error: QMP socket /nonexistent.sock: No such file or directory" \
+	"host --qmp on a missing socket" -- "$F" host --qmp /nonexistent.sock stats
+expect 2 "Error: guest agent socket /nonexistent.sock: No such file or directory" \
+	"host --qga on a missing socket" -- "$F" host --qga /nonexistent.sock status
+
+echo "# set: validated before any netlink"
+expect 1 "Error: set: expected KEY=VALUE..." "set without pairs" -- "$F" set
+expect 1 "Error: min_order: expected KEY=VALUE" "set without '='" -- "$F" set min_order
+expect 1 "Error: frobs: unknown key" "set unknown key" -- "$F" set frobs=1
+expect 1 "Error: policy: unknown key" "policy is not a set key" -- "$F" set policy=x
+expect 1 "Error: min_order: 11 is out of range 0..10" "set above max" -- "$F" set min_order=11
+expect 1 "Error: capture_batch: 15 is out of range 16..8192" "set below min" -- "$F" set capture_batch=15
+expect 1 "Error: report_batch: '0x10' is not a decimal number" "set hex" -- "$F" set report_batch=0x10
+expect 1 "Error: report_batch: '-1' is not a decimal number" "set negative" -- "$F" set report_batch=-1
+expect 1 "Error: report_batch: '99999999999' is not a decimal number" "set u32 overflow" -- \
+	"$F" set report_batch=99999999999
+expect 1 "Error: min_order: empty value" "set empty value" -- "$F" set min_order=
+expect 1 "Error: min_order: duplicate key" "set duplicate key" -- "$F" set min_order=2 min_order=3
+expect 1 "Error: enabled: '2' is not 0 or 1" "set enabled=2" -- "$F" set enabled=2
+expect 1 "Error: capture: 'Per_CPU' is not a stage name ([a-z0-9][a-z0-9_-]*, at most 15 characters)" \
+	"set stage syntax" -- "$F" set capture=Per_CPU
+expect 1 "Error: throttle: 'abcdefghijklmnop' is not a stage name ([a-z0-9][a-z0-9_-]*, at most 15 characters)" \
+	"set stage name too long" -- "$F" set throttle=abcdefghijklmnop
+expect 1 "Error: transport: duplicate key" "bad pair after good ones" -- \
+	"$F" set enabled=1 transport=null min_order=3 transport=virtio
+expect_kernel "valid set reaches netlink" -- "$F" set enabled=1 capture=buddy-scan min_order=10 ratelimit_mib_s=1048576
+expect_kernel "status reaches netlink" -- "$F" status
+expect_kernel "stats reaches netlink" -- "$F" -j stats
+expect_kernel "monitor reaches netlink" -- "$F" monitor --count 1
+
+echo "# profiles"
+P=$TMP/p
+profile unknown '# test\n\nfrobs = 1\n'
+expect 1 "Error: $P/unknown.policy:3: frobs: unknown key" "profile: unknown key" -- "$F" set-policy "$P/unknown.policy"
+profile dup 'min_order = 1\nreport_batch = 2\nmin_order=2\n'
+expect 1 "Error: $P/dup.policy:3: min_order: duplicate key (first on line 1)" "profile: duplicate key" -- \
+	"$F" set-policy "$P/dup.policy"
+profile noeq 'capture = percpu\nmin_order 3\n'
+expect 1 "Error: $P/noeq.policy:2: min_order: missing '='" "profile: missing '='" -- "$F" set-policy "$P/noeq.policy"
+profile nokey '= 3\n'
+expect 1 "Error: $P/nokey.policy:1: missing key before '='" "profile: missing key" -- "$F" set-policy "$P/nokey.policy"
+profile empty 'capture =   \n'
+expect 1 "Error: $P/empty.policy:1: capture: empty value" "profile: empty value" -- "$F" set-policy "$P/empty.policy"
+profile nan 'report_batch = 12k\n'
+expect 1 "Error: $P/nan.policy:1: report_batch: '12k' is not a decimal number" "profile: non-numeric" -- \
+	"$F" set-policy "$P/nan.policy"
+profile range '# x\nlow_mem_pct = 91\n'
+expect 1 "Error: $P/range.policy:2: low_mem_pct: 91 is out of range 0..90" "profile: out of range" -- \
+	"$F" set-policy "$P/range.policy"
+profile inline 'min_order = 3 # big blocks\n'
+expect 1 "Error: $P/inline.policy:1: min_order: '3 # big blocks' is not a decimal number" \
+	"profile: '#' only starts comment lines" -- "$F" set-policy "$P/inline.policy"
+profile enabled 'enabled = yes\n'
+expect 1 "Error: $P/enabled.policy:1: enabled: 'yes' is not 0 or 1" "profile: enabled not 0/1" -- \
+	"$F" set-policy "$P/enabled.policy"
+profile stage 'selection = zone sort\n'
+expect 1 "Error: $P/stage.policy:1: selection: 'zone sort' is not a stage name ([a-z0-9][a-z0-9_-]*, at most 15 characters)" \
+	"profile: stage name syntax" -- "$F" set-policy "$P/stage.policy"
+profile long "# $(printf 'x%.0s' $(seq 255))\n"
+expect 1 "Error: $P/long.policy:1: line longer than 256 characters" "profile: 257-character line" -- \
+	"$F" set-policy "$P/long.policy"
+profile nul 'min_order = 1\n# a\0b\n'
+expect 1 "Error: $P/nul.policy:2: NUL byte" "profile: NUL byte" -- "$F" set-policy "$P/nul.policy"
+profile latin1 '# caf\xe9\nmin_order = 1\n'
+expect 1 "Error: $P/latin1.policy:1: not valid UTF-8" "profile: invalid UTF-8" -- "$F" set-policy "$P/latin1.policy"
+head -c 65537 /dev/zero | tr '\0' '#' >"$P/big.policy"
+expect 1 "Error: $P/big.policy: file larger than 65536 bytes" "profile: larger than 64 KiB" -- \
+	"$F" set-policy "$P/big.policy"
+profile Upper 'min_order = 1\n'
+expect 1 "Error: $P/Upper.policy: a profile file is named NAME.policy, NAME [a-z0-9][a-z0-9_-]{0,30}" \
+	"profile: file name is not a policy name" -- "$F" set-policy "$P/Upper.policy"
+profile custom 'min_order = 1\n'
+expect 1 "Error: $P/custom.policy: 'custom' is reserved: the kernel reports it after any change" \
+	"profile: 'custom' is reserved" -- "$F" set-policy "$P/custom.policy"
+expect 1 "Error: $P/missing.policy: No such file or directory" "profile: missing file" -- \
+	"$F" set-policy "$P/missing.policy"
+expect 1 "Error: policy 'nope' not found in testdata/etc:testdata/policies" "profile: unknown name" -- \
+	"$F" set-policy nope
+expect 1 "Error: 'Low-Latency' is not a policy name ([a-z0-9][a-z0-9_-]{0,30}, not 'custom')" \
+	"profile: bad name syntax" -- "$F" set-policy Low-Latency
+FPHINT_POLICY_PATH=$P expect 1 "Error: $P/range.policy:2: low_mem_pct: 91 is out of range 0..90" \
+	"profile by name through FPHINT_POLICY_PATH" -- "$F" set-policy range
+FPHINT_POLICY_PATH=$P expect 1 "Error: $P/range.policy:2: low_mem_pct: 91 is out of range 0..90" \
+	"policy show reports the same errors" -- "$F" policy show range
+profile edge "\xef\xbb\xbf# caf\xc3\xa9 ok\r\n# $(printf '\xc3\xa9%.0s' $(seq 254))\r\n\n\tmin_order\t=9\r\n"
+expect_kernel "profile: UTF-8, CRLF, tabs, 256-character line are fine" -- "$F" set-policy "$P/edge.policy"
+expect_kernel "valid profile by name reaches netlink" -- "$F" set-policy low-latency
+
+echo "# policy list / show"
+golden policy-list.txt "policy list" -- "$F" policy list
+golden policy-list.json "policy list -j" -- "$F" -j policy list
+golden policy-list-pretty.json "policy list -j -p" -- "$F" -j -p policy list
+golden policy-show-low-latency.txt "policy show NAME" -- "$F" policy show low-latency
+golden policy-show-low-latency.json "policy show NAME -j" -- "$F" --json policy show low-latency
+golden policy-show-throughput.json "first directory wins" -- "$F" -jp policy show throughput
+golden policy-show-default.txt "policy show: no settings" -- "$F" policy show default
+golden policy-show-file.txt "policy show FILE" -- "$F" policy show testdata/policies/throughput.policy
+FPHINT_POLICY_PATH=testdata/invalid:testdata/policies golden policy-list-invalid.txt \
+	"policy list flags invalid profiles" -- "$F" policy list
+golden keys.txt "__keys lists every set key" -- "$F" __keys
+golden stages-capture.txt "__stages capture" -- "$F" __stages capture
+golden policies.txt "__policies" -- "$F" __policies
+
+echo "# kernel replies, events and extack through test-parse"
+for t in status stats watch events; do
+	golden "parse-$t.txt" "$t: text" -- "$T" "$t"
+	golden "parse-$t.json" "$t: JSON" -- "$T" -j "$t"
+done
+golden parse-status-pretty.json "status: pretty JSON" -- "$T" -j -p status
+golden parse-extack.txt "extack names the attribute sent" -- "$T" extack
+
+echo "# the man page lists what the header defines"
+missing=
+while read -r kind name min max def; do
+	case $kind in
+	tunable) grep -qF ".BR $name \" ($min..$max, default $def)\"" fphintctl.8 || missing+=" $name" ;;
+	stat) grep -qE "^\.BR $name( ,)?$" fphintctl.8 || missing+=" $name" ;;
+	esac
+done < <("$T" keys)
+if [ -z "$missing" ]; then ok "fphintctl.8 is up to date"; else not_ok "fphintctl.8 is up to date" "missing or stale:$missing"; fi
+
+echo "1..$n"
+[ "$failed" -eq 0 ]
