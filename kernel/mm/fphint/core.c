@@ -167,31 +167,47 @@ static void fphint_make_current(enum fphint_kind kind, struct fphint_stage *s)
 	}
 }
 
-/* Registration may happen before fphint_init() (device probe order). */
+/*
+ * Registration may happen before fphint_init() (device probe order).  A
+ * device transport coming or going can change the current one: that is a
+ * configuration change like any other, and listeners hear of it.
+ */
 void fphint_register_stage(enum fphint_kind kind, struct fphint_stage *s)
 {
+	bool changed = false;
+
 	fphint_config_lock();
 	mutex_lock(&fphint_stage_mutex);
 	list_add_tail(&s->node, &fphint_stages[kind]);
 	if (!fphint_cur[kind] ||
 	    (kind == FPHINT_KIND_TRANSPORT &&
-	     !strcmp(s->name, fphint_transport_want)))
+	     !strcmp(s->name, fphint_transport_want))) {
 		fphint_make_current(kind, s);
+		changed = true;
+	}
 	mutex_unlock(&fphint_stage_mutex);
 	fphint_config_unlock();
+	if (changed)
+		fphint_nl_notify_config();
 }
 
 void fphint_unregister_stage(enum fphint_kind kind, struct fphint_stage *s)
 {
+	bool changed = false;
+
 	fphint_config_lock();
 	mutex_lock(&fphint_stage_mutex);
 	list_del(&s->node);
 	/* Only device transports go away; fall back to the first (null). */
-	if (fphint_cur[kind] == s)
+	if (fphint_cur[kind] == s) {
 		fphint_make_current(kind, list_first_entry(&fphint_stages[kind],
 							   struct fphint_stage, node));
+		changed = true;
+	}
 	mutex_unlock(&fphint_stage_mutex);
 	fphint_config_unlock();
+	if (changed)
+		fphint_nl_notify_config();
 }
 
 /* ---- configuration -------------------------------------------------- */

@@ -415,8 +415,12 @@ void fphint_nl_notify_throttle(bool throttled, const char *reason,
 /* genetlink itself comes up at subsys_initcall, after mm/. */
 static int __init fphint_nl_init(void)
 {
-	int err = genl_register_family(&fphint_nl_family);
+	int err;
 
+	/* fphint_init() failed: there is nothing to configure. */
+	if (!fphint_zstats)
+		return -ENODEV;
+	err = genl_register_family(&fphint_nl_family);
 	if (err) {
 		pr_warn("netlink interface unavailable: %d\n", err);
 		return err;
