@@ -1,6 +1,6 @@
 # fphint: guest free page hinting.  See README.md.
 SHELL := /bin/bash
-.PHONY: all deps kernel bench-kernel initramfs guest demo check bench clean distclean
+.PHONY: all deps kernel debug-kernel bench-kernel initramfs guest demo check bench clean distclean
 
 all: guest
 
@@ -15,6 +15,11 @@ initramfs: deps
 
 guest: kernel initramfs
 
+# The kernel make check boots: the same with DEBUG_VM, lockdep and
+# atomic-sleep checks (kernel/configs/fphint-debug.config).
+debug-kernel: deps
+	@FPHINT_VARIANT=debug scripts/kernel-build.sh
+
 # The bench-only kernel: kernel/patches + bench/patches (upstream-fast).
 bench-kernel: deps
 	@FPHINT_VARIANT=bench scripts/kernel-build.sh
@@ -28,12 +33,13 @@ bench: guest bench-kernel
 demo: guest
 	@python3 scripts/demo.py
 
-# All tests: KUnit, sysfs selftest, end-to-end host RSS; ends "N passed, N failed".
-check: guest
+# All tests, on the debug kernel: KUnit, sysfs and netlink selftests,
+# fphintctl in and out of the guest, end-to-end host RSS; ends "N passed, N failed".
+check: debug-kernel initramfs
 	@python3 scripts/check.py
 
 clean:
-	rm -rf build/kernel-out build/bench build/initramfs build/initrd.gz build/logs build/bench-quick
+	rm -rf build/kernel-out build/bench build/debug build/initramfs build/initrd.gz build/logs build/bench-quick
 
 distclean:
 	rm -rf build

@@ -18,7 +18,8 @@ import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("FPHINT_BUILD", os.path.join(TOP, "build"))
-VMLINUX = os.path.join(BUILD, "kernel-out", "vmlinux")
+# FPHINT_VMLINUX boots another build (the debug variant: build/debug/kernel-out/vmlinux).
+VMLINUX = os.environ.get("FPHINT_VMLINUX", os.path.join(BUILD, "kernel-out", "vmlinux"))
 INITRD = os.path.join(BUILD, "initrd.gz")
 SAMPLE_S = 0.05
 MIB = 1 << 20
@@ -205,7 +206,10 @@ class Guest:
 
     def console_problems(self):
         bad = re.compile(r"WARNING:|BUG:|Call Trace:|Kernel panic|KVM internal error|"
-                         r"possible circular locking|sleeping function called")
+                         r"possible circular locking|sleeping function called|"
+                         r"inconsistent lock state|possible recursive locking|"
+                         r"suspicious RCU usage|DEBUG_LOCKS_WARN_ON|lock held when returning|"
+                         r"list_add corruption|list_del corruption")
         return [text for _, text in self.lines if bad.search(text)]
 
 

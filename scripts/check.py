@@ -14,7 +14,13 @@ import re
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "qemu"))
+# Tests boot the debug kernel (DEBUG_VM, lockdep, atomic-sleep checks) unless
+# FPHINT_VMLINUX names another; bench-quick's guests inherit the choice.
+_TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEBUG_VMLINUX = os.path.join(os.environ.get("FPHINT_BUILD", os.path.join(_TOP, "build")),
+                             "debug", "kernel-out", "vmlinux")
+os.environ.setdefault("FPHINT_VMLINUX", DEBUG_VMLINUX)
+sys.path.insert(0, os.path.join(_TOP, "qemu"))
 import fphint_vm as vm  # noqa: E402
 
 GIB = 1 << 30
@@ -391,6 +397,7 @@ def main():
     os.makedirs(logdir, exist_ok=True)
     accel, why = vm.pick_accel()
     print(f"# accelerator: {accel.upper()} ({why})", flush=True)
+    print(f"# kernel: {vm.VMLINUX}", flush=True)
     only = sys.argv[1:] or ["static", "selftest", "cli", "e2e", "upstream", "bench-quick"]
     if "static" in only:
         suite_static()

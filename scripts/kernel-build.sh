@@ -4,6 +4,8 @@
 # Re-running rebuilds only what changed.
 source "$(dirname "$0")/lib.sh"
 CONFIGS=${FPHINT_KCONFIGS:-"$TOP/kernel/configs/fphint-guest.config"}
+# The debug variant: the same kernel with DEBUG_VM, lockdep, atomic-sleep checks.
+[ "$VARIANT" = debug ] && CONFIGS="$CONFIGS $TOP/kernel/configs/fphint-debug.config"
 
 [ -f "$KSRC_TAR" ] || die "$KSRC_TAR missing: run scripts/deps.sh"
 mkdir -p "$BUILD"
