@@ -74,8 +74,11 @@ def suite_selftest(accel, logdir):
         g = vm.boot("selftest", accel, 900, log=log)
     report(g.seen("@@DONE"), "selftest: guest booted and ran to the end")
     seen = parse_tap(g)
-    for want in ("kunit:fphint-selection", "kunit:fphint-throttle", "sysfs", "netlink"):
+    for want in ("kunit:fphint-selection", "kunit:fphint-throttle", "sysfs", "netlink", "storm"):
         report(want in seen, f"selftest: {want} results present")
+    for _, text in g.lines:
+        if text.startswith("@@STORM "):
+            print("# " + text[2:])
     check_console(g, "selftest")
 
 
