@@ -18,28 +18,31 @@
 #define FPHINTCTL_VERSION "1.0"
 #endif
 
+/* "Error: ..." or "Warning: ..." on stderr, after what stdout already has. */
+static void pr_prefixed(const char *prefix, const char *fmt, va_list ap)
+{
+	fflush(stdout);
+	fputs(prefix, stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 void pr_err(const char *fmt, ...)
 {
 	va_list ap;
 
-	fflush(stdout);
-	fputs("Error: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	pr_prefixed("Error: ", fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 void pr_warn(const char *fmt, ...)
 {
 	va_list ap;
 
-	fflush(stdout);
-	fputs("Warning: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	pr_prefixed("Warning: ", fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 static void usage(FILE *f)

@@ -173,6 +173,20 @@ class Guest:
             for t, kib in self.rss:
                 f.write(f"{t:.3f},{kib}\n")
 
+    def out_blocks(self):
+        """{name: (text, rc)} from the guest's out() helper: @@OUT-BEGIN NAME,
+        the command's output, @@OUT-END NAME rc=N (selftests/fphint/lib.sh)."""
+        blocks, name, buf = {}, None, []
+        for _, text in self.lines:
+            if text.startswith("@@OUT-BEGIN "):
+                name, buf = text.split()[1], []
+            elif text.startswith("@@OUT-END ") and name:
+                blocks[name] = ("\n".join(buf) + "\n", int(text.rsplit("rc=", 1)[1]))
+                name = None
+            elif name:
+                buf.append(text)
+        return blocks
+
     def seen(self, prefix):
         return any(text.startswith(prefix) for _, text in self.lines)
 

@@ -123,20 +123,6 @@ def suite_e2e(accel, logdir):
 GOLDEN = os.path.join(vm.TOP, "selftests", "fphint", "golden")
 
 
-def out_blocks(g):
-    """{name: (text, rc)} from @@OUT-BEGIN NAME ... @@OUT-END NAME rc=N."""
-    blocks, name, buf = {}, None, []
-    for _, text in g.lines:
-        if text.startswith("@@OUT-BEGIN "):
-            name, buf = text.split()[1], []
-        elif text.startswith("@@OUT-END ") and name:
-            blocks[name] = ("\n".join(buf) + "\n", int(text.rsplit("rc=", 1)[1]))
-            name = None
-        elif name:
-            buf.append(text)
-    return blocks
-
-
 def sysfs_line(g, tag):
     for _, text in g.lines:
         if text.startswith(f"@@SYSFS {tag} "):
@@ -171,7 +157,7 @@ def suite_cli(accel, logdir):
             host["qga-set"] = run_cli("host", "--qga", g.qga_path, "set-policy", "batch")
         g.wait(120)
     report(g.seen("@@DONE rc=0") and not g.seen("@@ERROR"), "cli: guest scenario ran to the end")
-    blocks = out_blocks(g)
+    blocks = g.out_blocks()
     update = os.environ.get("FPHINT_UPDATE_GOLDEN") == "1"
     for name in ("status", "status-json", "policy-list", "policy-show", "policy-show-json",
                  "set", "set-policy", "err-range", "err-key", "err-number", "err-stage",

@@ -84,15 +84,7 @@ def main():
     for _, text in g.lines:
         if text.startswith("@@CONFIG"):
             print("  " + text[9:])
-    blocks = {}
-    name = None
-    for _, text in g.lines:
-        if text.startswith("@@OUT-BEGIN "):
-            name, blocks[text.split()[1]] = text.split()[1], []
-        elif text.startswith("@@OUT-END"):
-            name = None
-        elif name:
-            blocks[name].append(text)
+    blocks = {k: text.rstrip("\n").split("\n") for k, (text, _) in g.out_blocks().items()}
     print("\n-- in the guest, before: fphintctl -j -p stats --")
     print("\n".join(blocks.get("stats-before", ["(missing)"])))
     ours = timeline(g, "fphint")

@@ -165,6 +165,16 @@ static void nest_end(struct msg *m, struct nlattr *a)
 	a->nla_len = (char *)m + m->nlh.nlmsg_len - (char *)a;
 }
 
+/* One attribute inside a tunables nest of its own; its offset. */
+static uint32_t put_tunable(struct msg *m, uint16_t type, const void *data, int len)
+{
+	struct nlattr *n = nest_start(m, FPHINT_A_TUNABLES);
+	uint32_t off = put(m, type, data, len);
+
+	nest_end(m, n);
+	return off;
+}
+
 static void parse_ack(struct reply *r, struct nlmsghdr *nlh)
 {
 	struct nlmsgerr *e = NLMSG_DATA(nlh);
@@ -512,7 +522,6 @@ TEST_F(nl, config_set_rejects_out_of_range)
 {
 	struct msg m;
 	struct reply r;
-	struct nlattr *n;
 	uint32_t off;
 	int t;
 
@@ -521,18 +530,14 @@ TEST_F(nl, config_set_rejects_out_of_range)
 
 		for (int k = 0; k < (tunable_min[t] ? 2 : 1); k++) {
 			msg_init(&m, self->family, FPHINT_CMD_CONFIG_SET);
-			n = nest_start(&m, FPHINT_A_TUNABLES);
-			off = put_u32(&m, t + 1, bad[k]);
-			nest_end(&m, n);
+			off = put_tunable(&m, t + 1, &(uint32_t){ bad[k] }, 4);
 			EXPECT_REJECTED(&m, &r, off);
 			TH_LOG("%s=%lu", tunable_names[t], bad[k]);
 		}
 	}
 	/* Huge: all ones. */
 	msg_init(&m, self->family, FPHINT_CMD_CONFIG_SET);
-	n = nest_start(&m, FPHINT_A_TUNABLES);
-	off = put_u32(&m, FPHINT_A_TUNABLE_MIN_ORDER, 0xffffffff);
-	nest_end(&m, n);
+	off = put_tunable(&m, FPHINT_A_TUNABLE_MIN_ORDER, &(uint32_t){ 0xffffffff }, 4);
 	EXPECT_REJECTED(&m, &r, off);
 	msg_init(&m, self->family, FPHINT_CMD_CONFIG_SET);
 	off = put_u8(&m, FPHINT_A_ENABLED, 2);
@@ -543,7 +548,6 @@ TEST_F(nl, config_set_rejects_bad_attrs)
 {
 	struct msg m;
 	struct reply r;
-	struct nlattr *n;
 	char longname[64];
 	uint32_t off;
 
@@ -570,9 +574,7 @@ TEST_F(nl, config_set_rejects_bad_attrs)
 	off = put_u32(&m, FPHINT_A_ENABLED, 1);
 	EXPECT_REJECTED(&m, &r, off);
 	msg_init(&m, self->family, FPHINT_CMD_CONFIG_SET);
-	n = nest_start(&m, FPHINT_A_TUNABLES);
-	off = put_u8(&m, FPHINT_A_TUNABLE_MIN_ORDER, 3);
-	nest_end(&m, n);
+	off = put_tunable(&m, FPHINT_A_TUNABLE_MIN_ORDER, &(uint8_t){ 3 }, 1);
 	EXPECT_REJECTED(&m, &r, off);
 	/* Unknown top-level and nested attributes; read-only ones. */
 	msg_init(&m, self->family, FPHINT_CMD_CONFIG_SET);
@@ -582,9 +584,7 @@ TEST_F(nl, config_set_rejects_bad_attrs)
 	off = put_str(&m, FPHINT_A_POLICY, "database");
 	EXPECT_REJECTED(&m, &r, off);
 	msg_init(&m, self->family, FPHINT_CMD_CONFIG_SET);
-	n = nest_start(&m, FPHINT_A_TUNABLES);
-	off = put_u32(&m, FPHINT_A_TUNABLE_MAX + 1, 1);
-	nest_end(&m, n);
+	off = put_tunable(&m, FPHINT_A_TUNABLE_MAX + 1, &(uint32_t){ 1 }, 4);
 	EXPECT_REJECTED(&m, &r, off);
 	/* Attributes on a get. */
 	msg_init(&m, self->family, FPHINT_CMD_STATS_GET);

@@ -27,12 +27,20 @@ DECLARE_STATIC_KEY_FALSE(fphint_free_hook);
 extern unsigned int fphint_capture_min_order;
 
 /*
- * Free pages fphint marked reported, per zone: what the host has already
- * discarded of the guest's free memory.  Changed under zone->lock; on from
- * boot when fphint owns PageReported, and never off again.
+ * Per-zone figures, indexed by fphint_zone_id(), allocated by fphint_init().
+ * reported_free: free pages fphint marked reported, i.e. what the host has
+ * already discarded of the zone's free memory; changed under zone->lock,
+ * counted from boot when fphint owns PageReported (the key never goes off
+ * again).  The counters are written by the reporting worker only.
  */
+struct fphint_zone_stats {
+	unsigned long reported_free;
+	u64 reported_pages;
+	u64 reports;
+	u64 throttled;
+};
 DECLARE_STATIC_KEY_FALSE(fphint_reported_free_key);
-extern unsigned long *fphint_reported_free;
+extern struct fphint_zone_stats *fphint_zstats;
 
 static inline unsigned int fphint_zone_id(struct zone *zone)
 {
@@ -87,7 +95,7 @@ static __always_inline void fphint_note_unreported(struct zone *zone,
 						   unsigned int order)
 {
 	if (static_branch_unlikely(&fphint_reported_free_key))
-		fphint_reported_free[fphint_zone_id(zone)] -= 1UL << order;
+		fphint_zstats[fphint_zone_id(zone)].reported_free -= 1UL << order;
 }
 
 /*

@@ -25,7 +25,6 @@ DEFINE_PER_CPU(struct fphint_stats, fphint_stats);
 DEFINE_STATIC_KEY_FALSE(fphint_free_hook);
 unsigned int fphint_capture_min_order __read_mostly;
 DEFINE_STATIC_KEY_FALSE(fphint_reported_free_key);
-unsigned long *fphint_reported_free;
 struct fphint_zone_stats *fphint_zstats;
 
 DEFINE_MUTEX(fphint_mutex);
@@ -267,7 +266,7 @@ static const char * const fphint_stage_defaults[FPHINT_KIND_NR] = {
 	[FPHINT_KIND_THROTTLE] = FPHINT_THROTTLE_DEFAULT,
 };
 
-bool fphint_tunable_valid(enum fphint_tunable t, unsigned long val)
+static bool fphint_tunable_valid(enum fphint_tunable t, unsigned long val)
 {
 	if (val < fphint_tunable_info[t].min || val > fphint_tunable_info[t].max)
 		return false;
@@ -520,7 +519,7 @@ static void fphint_mark_reported(struct zone *zone, unsigned long start,
 		if (hpfn >= start && hpfn + (1UL << order) <= end &&
 		    !PageReported(head)) {
 			__SetPageReported(head);
-			fphint_reported_free[fphint_zone_id(zone)] += 1UL << order;
+			fphint_zs(zone)->reported_free += 1UL << order;
 		}
 		pfn = hpfn + (1UL << order);
 	}
@@ -923,9 +922,7 @@ static int __init fphint_init(void)
 	fphint_throttle_register();
 	fphint_zstats = kcalloc(nr_node_ids * MAX_NR_ZONES,
 				sizeof(*fphint_zstats), GFP_KERNEL);
-	fphint_reported_free = kcalloc(nr_node_ids * MAX_NR_ZONES,
-				       sizeof(*fphint_reported_free), GFP_KERNEL);
-	if (!fphint_zstats || !fphint_reported_free)
+	if (!fphint_zstats)
 		return -ENOMEM;
 	err = fphint_capture_init();
 	if (err)

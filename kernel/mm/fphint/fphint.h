@@ -151,21 +151,11 @@ struct fphint_config {
 /* Configuration (core.c): 0 or -errno, and nothing changed on error. */
 void fphint_config_init(struct fphint_config *cfg);
 int fphint_apply(struct fphint_config *cfg);
-bool fphint_tunable_valid(enum fphint_tunable t, unsigned long val);
 bool fphint_is_enabled(void);
 void fphint_policy_name(char *buf, size_t size);
 u64 fphint_stat_sum(enum fphint_stat stat);
 
-/*
- * Per-zone counters, indexed by fphint_zone_id(); written by the worker
- * only.  The reported_free gauge lives in <linux/fphint.h>.
- */
-struct fphint_zone_stats {
-	u64 reported_pages;
-	u64 reports;
-	u64 throttled;
-};
-extern struct fphint_zone_stats *fphint_zstats;	/* from fphint_init() on */
+/* This zone's figures (struct fphint_zone_stats, <linux/fphint.h>). */
 static inline struct fphint_zone_stats *fphint_zs(struct zone *zone)
 {
 	return &fphint_zstats[fphint_zone_id(zone)];

@@ -36,24 +36,23 @@ static const struct nla_policy fphint_nl_tunables_policy[FPHINT_A_TUNABLE_MAX + 
 #define FPHINT_NL_STAGE_POLICY \
 	{ .type = NLA_NUL_STRING, .len = FPHINT_STAGE_NAME_MAX - 1 }
 
+/* What config-set and policy-set both take. */
+#define FPHINT_NL_CONFIG_POLICY						\
+	[FPHINT_A_ENABLED]	= NLA_POLICY_MAX(NLA_U8, 1),		\
+	[FPHINT_A_CAPTURE]	= FPHINT_NL_STAGE_POLICY,		\
+	[FPHINT_A_SELECTION]	= FPHINT_NL_STAGE_POLICY,		\
+	[FPHINT_A_TRANSPORT]	= FPHINT_NL_STAGE_POLICY,		\
+	[FPHINT_A_THROTTLE]	= FPHINT_NL_STAGE_POLICY,		\
+	[FPHINT_A_TUNABLES]	= NLA_POLICY_NESTED(fphint_nl_tunables_policy)
+
 static const struct nla_policy fphint_nl_config_set_policy[FPHINT_A_TUNABLES + 1] = {
-	[FPHINT_A_ENABLED]	= NLA_POLICY_MAX(NLA_U8, 1),
-	[FPHINT_A_CAPTURE]	= FPHINT_NL_STAGE_POLICY,
-	[FPHINT_A_SELECTION]	= FPHINT_NL_STAGE_POLICY,
-	[FPHINT_A_TRANSPORT]	= FPHINT_NL_STAGE_POLICY,
-	[FPHINT_A_THROTTLE]	= FPHINT_NL_STAGE_POLICY,
-	[FPHINT_A_TUNABLES]	= NLA_POLICY_NESTED(fphint_nl_tunables_policy),
+	FPHINT_NL_CONFIG_POLICY,
 };
 
 static const struct nla_policy fphint_nl_policy_set_policy[FPHINT_A_TUNABLES + 1] = {
-	[FPHINT_A_ENABLED]	= NLA_POLICY_MAX(NLA_U8, 1),
-	[FPHINT_A_CAPTURE]	= FPHINT_NL_STAGE_POLICY,
-	[FPHINT_A_SELECTION]	= FPHINT_NL_STAGE_POLICY,
-	[FPHINT_A_TRANSPORT]	= FPHINT_NL_STAGE_POLICY,
-	[FPHINT_A_THROTTLE]	= FPHINT_NL_STAGE_POLICY,
+	FPHINT_NL_CONFIG_POLICY,
 	[FPHINT_A_POLICY]	= { .type = NLA_NUL_STRING,
 				    .len = FPHINT_POLICY_NAME_MAX - 1 },
-	[FPHINT_A_TUNABLES]	= NLA_POLICY_NESTED(fphint_nl_tunables_policy),
 };
 
 /* The stage attributes follow enum fphint_kind. */
@@ -146,7 +145,7 @@ static int fphint_nl_put_stats(struct sk_buff *skb)
 				      zone_page_state(zone, NR_FREE_PAGES),
 				      FPHINT_A_ZONE_PAD) ||
 		    nla_put_u64_64bit(skb, FPHINT_A_ZONE_REPORTED_FREE_PAGES,
-				      READ_ONCE(fphint_reported_free[fphint_zone_id(zone)]),
+				      READ_ONCE(zs->reported_free),
 				      FPHINT_A_ZONE_PAD) ||
 		    nla_put_u64_64bit(skb, FPHINT_A_ZONE_REPORTED_PAGES,
 				      READ_ONCE(zs->reported_pages), FPHINT_A_ZONE_PAD) ||
@@ -200,21 +199,15 @@ static int fphint_nl_put_stats_cb(struct sk_buff *skb, void *arg)
 
 /* ---- operations ----------------------------------------------------- */
 
-static int fphint_nl_config_get_doit(struct sk_buff *skb, struct genl_info *info)
+/* config-get and stats-get: the reply carries what the command names. */
+static int fphint_nl_get_doit(struct sk_buff *skb, struct genl_info *info)
 {
+	u8 cmd = info->genlhdr->cmd;
 	struct sk_buff *msg;
 
-	msg = fphint_nl_build(info, FPHINT_CMD_CONFIG_GET,
-			      fphint_nl_put_config_avail, NULL, GFP_KERNEL);
-	return msg ? genlmsg_reply(msg, info) : -ENOMEM;
-}
-
-static int fphint_nl_stats_get_doit(struct sk_buff *skb, struct genl_info *info)
-{
-	struct sk_buff *msg;
-
-	msg = fphint_nl_build(info, FPHINT_CMD_STATS_GET,
-			      fphint_nl_put_stats_cb, NULL, GFP_KERNEL);
+	msg = fphint_nl_build(info, cmd, cmd == FPHINT_CMD_STATS_GET ?
+			      fphint_nl_put_stats_cb : fphint_nl_put_config_avail,
+			      NULL, GFP_KERNEL);
 	return msg ? genlmsg_reply(msg, info) : -ENOMEM;
 }
 
@@ -238,8 +231,10 @@ static void fphint_nl_err(struct netlink_ext_ack *extack,
 	NL_SET_BAD_ATTR(extack, attr);
 }
 
-static int fphint_nl_apply(struct genl_info *info, bool policy)
+/* config-set and policy-set. */
+static int fphint_nl_set_doit(struct sk_buff *skb, struct genl_info *info)
 {
+	bool policy = info->genlhdr->cmd == FPHINT_CMD_POLICY_SET;
 	struct netlink_ext_ack *extack = info->extack;
 	struct nlattr **attrs = info->attrs;
 	struct nlattr *tb[FPHINT_A_TUNABLE_MAX + 1] = {};
@@ -311,35 +306,25 @@ static int fphint_nl_apply(struct genl_info *info, bool policy)
 	return err;
 }
 
-static int fphint_nl_config_set_doit(struct sk_buff *skb, struct genl_info *info)
-{
-	return fphint_nl_apply(info, false);
-}
-
-static int fphint_nl_policy_set_doit(struct sk_buff *skb, struct genl_info *info)
-{
-	return fphint_nl_apply(info, true);
-}
-
 static const struct genl_ops fphint_nl_ops[] = {
 	{
 		.cmd	= FPHINT_CMD_CONFIG_GET,
-		.doit	= fphint_nl_config_get_doit,
+		.doit	= fphint_nl_get_doit,
 	},
 	{
 		.cmd	= FPHINT_CMD_CONFIG_SET,
-		.doit	= fphint_nl_config_set_doit,
+		.doit	= fphint_nl_set_doit,
 		.policy	= fphint_nl_config_set_policy,
 		.maxattr = ARRAY_SIZE(fphint_nl_config_set_policy) - 1,
 		.flags	= GENL_ADMIN_PERM,
 	},
 	{
 		.cmd	= FPHINT_CMD_STATS_GET,
-		.doit	= fphint_nl_stats_get_doit,
+		.doit	= fphint_nl_get_doit,
 	},
 	{
 		.cmd	= FPHINT_CMD_POLICY_SET,
-		.doit	= fphint_nl_policy_set_doit,
+		.doit	= fphint_nl_set_doit,
 		.policy	= fphint_nl_policy_set_policy,
 		.maxattr = ARRAY_SIZE(fphint_nl_policy_set_policy) - 1,
 		.flags	= GENL_ADMIN_PERM,
