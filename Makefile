@@ -1,6 +1,6 @@
 # fphint: guest free page hinting.  See README.md.
 SHELL := /bin/bash
-.PHONY: all deps kernel debug-kernel bench-kernel initramfs guest demo check bench clean distclean
+.PHONY: all deps kernel debug-kernel bench-kernel initramfs layers guest demo check check-long bench clean distclean
 
 all: guest
 
@@ -14,6 +14,12 @@ initramfs: deps
 	@scripts/initramfs.sh
 
 guest: kernel initramfs
+
+# Initramfs layers for the reliability suites: stress-ng (Debian's), and
+# the kernel's own tools/testing/selftests/vm built from the same tree.
+layers: initramfs
+	@scripts/initramfs-layer.sh stress
+	@scripts/initramfs-layer.sh mm
 
 # The kernel make check boots: the same with DEBUG_VM, lockdep and
 # atomic-sleep checks (kernel/configs/fphint-debug.config).
@@ -33,13 +39,22 @@ bench: guest bench-kernel
 demo: guest
 	@python3 scripts/demo.py
 
-# All tests, on the debug kernel: KUnit, sysfs and netlink selftests,
-# fphintctl in and out of the guest, end-to-end host RSS; ends "N passed, N failed".
-check: debug-kernel initramfs
+# All tests, on the debug kernel: KUnit, sysfs and netlink selftests, the
+# switch storm, fault injection, low memory, host discard check, data
+# integrity and stress-ng, the kernel's mm selftests off vs aggressive,
+# fphintctl in and out of the guest, end-to-end host RSS; ends
+# "N passed, N failed".
+check: debug-kernel layers
 	@python3 scripts/check.py
 
+# The reliability suites again, ten times longer: storm 10 min, integrity
+# and each stress-ng run 5 min, each low-memory run 2 min.
+check-long: debug-kernel layers
+	@FPHINT_STORM_SECS=600 FPHINT_INTEGRITY_SECS=300 FPHINT_STRESS_SECS=300 \
+	 FPHINT_LOWMEM_SECS=120 python3 scripts/check.py selftest faults lowmem hostcheck integrity peer
+
 clean:
-	rm -rf build/kernel-out build/bench build/debug build/initramfs build/initrd.gz build/logs build/bench-quick
+	rm -rf build/kernel-out build/bench build/debug build/initramfs build/initrd.gz build/initrd-*.gz build/layer-* build/logs build/bench-quick
 
 distclean:
 	rm -rf build

@@ -21,6 +21,10 @@ BUILD = os.environ.get("FPHINT_BUILD", os.path.join(TOP, "build"))
 # FPHINT_VMLINUX boots another build (the debug variant: build/debug/kernel-out/vmlinux).
 VMLINUX = os.environ.get("FPHINT_VMLINUX", os.path.join(BUILD, "kernel-out", "vmlinux"))
 INITRD = os.path.join(BUILD, "initrd.gz")
+# Extra layers (scripts/initramfs-layer.sh): the base initramfs with more on
+# top, e.g. build/initrd-stress.gz; Guest(layer="stress") boots one.
+def layer_initrd(name):
+    return os.path.join(BUILD, f"initrd-{name}.gz")
 SAMPLE_S = 0.05
 MIB = 1 << 20
 
@@ -56,19 +60,28 @@ def qemu_rss_kib(pid):
 
 class Guest:
     def __init__(self, test, accel, append="", mem_mib=2048, smp=2,
-                 profile="reporting", log=None, qmp=False, qga=False):
+                 profile="reporting", log=None, qmp=False, qga=False, layer=None,
+                 extra_args=()):
         self.test = test
         self.accel = accel
         self.lines = []       # (host time, text)
         self.rss = []         # (host time, KiB)
         self.cpu = []         # (host time, QEMU user+system CPU seconds)
         self.log = log
-        cmdline = f"console=ttyS0 panic=-1 quiet fphint.test={test} {append}".strip()
+        # Test lengths (FPHINT_*_SECS, e.g. make check-long) reach the guest's
+        # environment through the command line (qemu/guest/init).
+        env = " ".join(f"fphint.env.{k}={v}" for k, v in sorted(os.environ.items())
+                       if re.fullmatch(r"FPHINT_[A-Z]+_SECS", k) and v.isdigit())
+        # quiet, but loglevel=5: warnings (WARN_ON, lockdep) are KERN_WARNING
+        # and must reach the console that console_problems() reads.
+        cmdline = (f"console=ttyS0 panic=-1 quiet loglevel=5 fphint.test={test} {env} "
+                   f"{append}").strip()
         self.cmd = (["qemu-system-x86_64", "-m", str(mem_mib), "-smp", str(smp),
                      "-nodefaults", "-display", "none", "-serial", "stdio",
                      "-monitor", "none", "-no-reboot",
-                     "-kernel", VMLINUX, "-initrd", INITRD, "-append", cmdline]
-                    + ACCEL_ARGS[accel] + PROFILES[profile])
+                     "-kernel", VMLINUX, "-initrd", layer_initrd(layer) if layer else INITRD,
+                     "-append", cmdline]
+                    + ACCEL_ARGS[accel] + PROFILES[profile] + list(extra_args))
         # QMP and guest agent sockets live in a temp dir of their own,
         # removed once QEMU has exited (wait()).
         self.sockdir = self.qmp_path = self.qga_path = None
@@ -218,13 +231,24 @@ class Guest:
             best = kib
         return best
 
-    def console_problems(self):
+    def console_problems(self, allow_oom=False):
         bad = re.compile(r"WARNING:|BUG:|Call Trace:|Kernel panic|KVM internal error|"
                          r"possible circular locking|sleeping function called|"
                          r"inconsistent lock state|possible recursive locking|"
                          r"suspicious RCU usage|DEBUG_LOCKS_WARN_ON|lock held when returning|"
-                         r"list_add corruption|list_del corruption")
-        return [text for _, text in self.lines if bad.search(text)]
+                         r"list_add corruption|list_del corruption|Oops|general protection|"
+                         r"Bad page|soft lockup|blocked for more than|detected stall")
+        # The OOM killer's report carries a stack dump of the allocating
+        # task; suites that drive the guest to OOM on purpose allow it.
+        out, in_oom = [], False
+        for _, text in self.lines:
+            if allow_oom and "invoked oom-killer" in text:
+                in_oom = True
+            elif in_oom and re.search(r"Out of memory: Killed process|oom-kill:", text):
+                in_oom = False
+            if bad.search(text) and not (in_oom and "Call Trace:" in text):
+                out.append(text)
+        return out
 
 
 def _connect(path, timeout):

@@ -25,6 +25,14 @@ import fphint_vm as vm  # noqa: E402
 
 GIB = 1 << 30
 results = []   # (ok, name, skipped)
+figures = {}   # reliability figures for the closing summary
+
+
+def budget(base, **secs):
+    """Boot timeout: @base plus, per FPHINT_<NAME>_SECS set (make
+    check-long), that many seconds times the given factor."""
+    return base + sum(int(os.environ.get(f"FPHINT_{k.upper()}_SECS", "0") or 0) * f
+                      for k, f in secs.items())
 
 
 def report(ok, name, skip=None):
@@ -62,8 +70,8 @@ def parse_tap(g):
     return seen
 
 
-def check_console(g, suite):
-    problems = g.console_problems()
+def check_console(g, suite, allow_oom=False):
+    problems = g.console_problems(allow_oom=allow_oom)
     report(not problems, f"{suite}: no kernel warning, BUG or call trace on the console")
     for p in problems[:10]:
         print(f"#   {p}")
@@ -71,7 +79,7 @@ def check_console(g, suite):
 
 def suite_selftest(accel, logdir):
     with open(os.path.join(logdir, "selftest.log"), "w") as log:
-        g = vm.boot("selftest", accel, 900, log=log)
+        g = vm.boot("selftest", accel, budget(900, storm=1), log=log)
     report(g.seen("@@DONE"), "selftest: guest booted and ran to the end")
     seen = parse_tap(g)
     for want in ("kunit:fphint-selection", "kunit:fphint-throttle", "sysfs", "netlink", "storm"):
@@ -79,6 +87,13 @@ def suite_selftest(accel, logdir):
     for _, text in g.lines:
         if text.startswith("@@STORM "):
             print("# " + text[2:])
+    storm = tagged(g, "STORM")
+    if storm:
+        figures["storm"] = (f"{storm.get('switches')} runtime switches, "
+                            f"{storm.get('pages_verified')} pages verified")
+    bad = tagged(g, "BADINPUT")
+    figures["bad inputs tried"] = ", ".join(f"{k} {v}" for k, v in sorted(bad.items()))
+    report({"sysfs", "netlink"} <= set(bad), f"selftest: bad input sweeps ran ({figures['bad inputs tried']})")
     check_console(g, "selftest")
 
 
@@ -90,7 +105,8 @@ def burst_checks(g, phase, min_frac, within, label):
     pts, freed_at, base, size = got
     frac = vm.frac_at(pts, within)
     report(frac >= min_frac if min_frac > 0 else True,
-           f"{label}: {frac:.1%} of 1 GiB left QEMU RSS within {within} s (need >= {min_frac:.0%})")
+           f"{label}: {frac:.1%} of {size / GIB:.2g} GiB left QEMU RSS within {within} s "
+           f"(need >= {min_frac:.0%})")
     return pts
 
 
@@ -240,6 +256,176 @@ def suite_cli(accel, logdir):
     check_console(g, "cli")
 
 
+def tagged(g, tag):
+    """{key: value} of every "@@TAG k=v ..." line, later lines overriding."""
+    out = {}
+    for _, text in g.lines:
+        if text.startswith(f"@@{tag} "):
+            out.update(tagged_line(text))
+    return out
+
+
+def suite_faults(accel, logdir):
+    """Injected failures, time-outs and late acks; the balloon unbound and
+    enabled toggled while a report is in flight; then a burst on the
+    rebound device must still leave QEMU's RSS."""
+    with open(os.path.join(logdir, "faults.log"), "w") as log:
+        g = vm.boot("faults", accel, 600, log=log)
+    report(g.seen("@@DONE rc=0"), "faults: guest scenario ran to the end")
+    report("faults" in parse_tap(g), "faults: results present")
+    inj = int(tagged(g, "FAULTS").get("injected", 0))
+    figures["faults injected"] = inj
+    report(inj > 0, f"faults: {inj} faults injected into reports")
+    cfg = tagged(g, "CONFIG").get("transport", "")
+    report(cfg == "virtio", f"faults: virtio is the transport again after rebind ({cfg})")
+    burst_checks(g, "rebound", 0.90, 10, "faults: after unbind and rebind")
+    st = g.stats()
+    report(bool(st) and st[-1][1]["isolated_now_pages"] == 0, "faults: nothing isolated at the end")
+    check_console(g, "faults")
+
+
+def suite_lowmem(accel, logdir):
+    with open(os.path.join(logdir, "lowmem.log"), "w") as log:
+        g = vm.boot("lowmem", accel, budget(600, lowmem=2), log=log)
+    report(g.seen("@@DONE rc=0"), "lowmem: guest scenario ran to the end")
+    report("lowmem" in parse_tap(g), "lowmem: results present")
+    for _, text in g.lines:
+        if text.startswith("@@LOWMEM "):
+            print("# " + text[2:])
+            kv = dict(p.split("=", 1) for p in text.split()[1:])
+            figures[f"lowmem hinting {kv['hinting']}"] = (
+                f"{kv['oom_kills']} OOM kills, {kv['bursts']} bursts, "
+                f"{kv['throttled']} throttled, min MemAvailable {int(kv['min_avail_kib']) // 1024} MiB")
+    check_console(g, "lowmem", allow_oom=True)
+
+
+def suite_integrity(accel, logdir):
+    """Pattern checker on every CPU, then stress-ng --verify (vm, vm with
+    --page-in, bigheap), hinting at its most aggressive (layer "stress")."""
+    with open(os.path.join(logdir, "integrity.log"), "w") as log:
+        g = vm.boot("integrity", accel, budget(900, integrity=1, stress=6), log=log,
+                    layer="stress")
+    report(g.seen("@@DONE rc=0"), "integrity: guest scenario ran to the end")
+    seen = parse_tap(g)
+    for want in ("integrity", "stress-ng"):
+        report(want in seen, f"integrity: {want} results present")
+    it = tagged(g, "INTEGRITY")
+    figures["integrity"] = (f"{it.get('pages_verified')} pages verified, {it.get('mismatches')} "
+                            f"mismatches, reported {it.get('reported')} / reused {it.get('reused')} pages")
+    runs = [tagged_line(t) for _, t in g.lines if t.startswith("@@STRESSNG ")]
+    for i, kv in enumerate(runs, 1):
+        figures[f"stress-ng run {i} ({kv.get('stressor')})"] = (
+            f"rc {kv.get('rc')}, {kv.get('bogo_ops')} bogo ops, {kv.get('reported')} pages "
+            f"reported, {kv.get('reused')} reused in {kv.get('secs')} s")
+    check_console(g, "integrity", allow_oom=True)
+
+
+def tagged_line(text):
+    return dict(kv.split("=", 1) for kv in text.split()[1:] if "=" in kv)
+
+
+def hugetlb_backing(mib):
+    """QEMU arguments that put guest RAM on hugetlbfs, and an undo function;
+    (None, reason) when this host cannot reserve the pages."""
+    import subprocess
+    import tempfile
+    nr = "/proc/sys/vm/nr_hugepages"
+    try:
+        before = int(open(nr).read())
+        want = before + mib // 2 + 8
+        open(nr, "w").write(str(want))
+        got = int(open(nr).read())
+    except (OSError, ValueError) as e:
+        return None, f"cannot reserve huge pages: {e}"
+    mnt = tempfile.mkdtemp(prefix="fphint-hugetlbfs-")
+
+    def undo():
+        subprocess.run(["umount", mnt], capture_output=True)
+        os.rmdir(mnt)
+        open(nr, "w").write(str(before))
+    if got < want or subprocess.run(["mount", "-t", "hugetlbfs", "-o", "pagesize=2M", "none", mnt],
+                                    capture_output=True).returncode:
+        undo()
+        return None, f"only {got - before} of {want - before} huge pages, or no hugetlbfs"
+    # share=on: QEMU punches aligned ranges out of the file, so whole huge
+    # pages do come back.  (share=off keeps every page: QEMU punches the
+    # file but never drops the private copy.)
+    args = ["-object", f"memory-backend-file,id=ram0,size={mib}M,mem-path={mnt},share=on",
+            "-machine", "memory-backend=ram0"]
+    return (args, undo), None
+
+
+def hostcheck_phases(g):
+    """Stats at the start, at the end of phase frag, at the end; and the two
+    @@DELAY values."""
+    off = vm.clock_offset(g)
+    evs = {e.get("name"): float(e["t"]) + off for _, e in g.events() if e["_what"] == "phase"}
+    st = g.stats()
+    if "frag" not in evs or "aligned" not in evs or not st:
+        return None
+    before = [s for t, s in st if t < evs["frag"]]
+    frag = [s for t, s in st if t < evs["aligned"]]
+    delays = [int(text.split("=")[1]) for _, text in g.lines if text.startswith("@@DELAY ")]
+    if not before or not frag or len(delays) != 2:
+        return None
+    return before[-1], frag[-1], st[-1][1], delays
+
+
+def suite_hostcheck(accel, logdir):
+    """A host that acknowledges reports but keeps the memory (RAM on
+    hugetlbfs: QEMU silently skips ranges not aligned to 2 MiB) is found out
+    by the canary and hinting backs off, and resumes once whole huge pages
+    are reported; a normal host raises no alarm."""
+    warn = "host acknowledges reports without discarding"
+    backing, why = hugetlb_backing(2048)
+    if backing is None:
+        report(True, "hostcheck: hugetlbfs-backed guest", skip=why)
+    else:
+        args, undo = backing
+        try:
+            with open(os.path.join(logdir, "hostcheck-hugetlbfs.log"), "w") as log:
+                g = vm.boot("hostcheck", accel, 300, log=log, extra_args=args)
+        finally:
+            undo()
+        report(g.seen("@@DONE rc=0"), "hostcheck: hugetlbfs-backed guest ran to the end")
+        ph = hostcheck_phases(g)
+        if ph:
+            s0, s1, s2, delays = ph
+            skipped = s1["host_skipped"] - s0["host_skipped"]
+            checks = s1["host_checks"] - s0["host_checks"]
+            figures["host_skipped (hugetlbfs)"] = f"{skipped} of {checks} checked reports"
+            report(skipped >= 4, f"hostcheck: hugetlbfs, small blocks: host_skipped +{skipped} of {checks} checks")
+            report(s1["backoffs"] > s0["backoffs"] and delays[0] > 20,
+                   f"hostcheck: hugetlbfs: backed off (backoffs +{s1['backoffs'] - s0['backoffs']}, "
+                   f"delay now {delays[0]} ms, set 20 ms)")
+            report(s2["host_checks"] > s1["host_checks"] and s2["host_skipped"] == s1["host_skipped"]
+                   and delays[1] == 20,
+                   f"hostcheck: hugetlbfs, min_order 9: discards seen again (checks +"
+                   f"{s2['host_checks'] - s1['host_checks']}, skipped +{s2['host_skipped'] - s1['host_skipped']}, "
+                   f"delay back to {delays[1]} ms)")
+        else:
+            report(False, "hostcheck: hugetlbfs: phase events, stats and delays found")
+        n = sum(1 for _, t in g.lines if t.startswith("@@KLOG ") and warn in t)
+        report(n == 1, f"hostcheck: hugetlbfs: logged once ({n} times)")
+        check_console(g, "hostcheck (hugetlbfs)")
+
+    with open(os.path.join(logdir, "hostcheck-normal.log"), "w") as log:
+        g = vm.boot("hostcheck", accel, 300, log=log)
+    report(g.seen("@@DONE rc=0"), "hostcheck: normal guest ran to the end")
+    ph = hostcheck_phases(g)
+    if ph:
+        s0, _, s2, _ = ph
+        checks = s2["host_checks"] - s0["host_checks"]
+        skipped = s2["host_skipped"] - s0["host_skipped"]
+        figures["host_skipped (normal)"] = f"{skipped} of {checks} checked reports"
+        report(checks > 0 and skipped == 0,
+               f"hostcheck: normal backend: no false alarm ({skipped} skipped of {checks} checks)")
+    else:
+        report(False, "hostcheck: normal: phase events and stats found")
+    report(not any(warn in t for _, t in g.lines), "hostcheck: normal backend: no warning logged")
+    check_console(g, "hostcheck (normal)")
+
+
 def suite_upstream(accel, logdir):
     with open(os.path.join(logdir, "upstream.log"), "w") as log:
         g = vm.boot("upstream", accel, 300, append="fphint.enabled=0", log=log)
@@ -387,7 +573,8 @@ def main():
     accel, why = vm.pick_accel()
     print(f"# accelerator: {accel.upper()} ({why})", flush=True)
     print(f"# kernel: {vm.VMLINUX}", flush=True)
-    only = sys.argv[1:] or ["static", "selftest", "cli", "e2e", "upstream", "bench-quick"]
+    only = sys.argv[1:] or ["static", "selftest", "cli", "faults", "lowmem", "hostcheck",
+                            "integrity", "peer", "e2e", "upstream", "bench-quick"]
     if "static" in only:
         suite_static()
         suite_netlink_spec()
@@ -397,6 +584,16 @@ def main():
         suite_selftest(accel, logdir)
     if "cli" in only:
         suite_cli(accel, logdir)
+    if "faults" in only:
+        suite_faults(accel, logdir)
+    if "lowmem" in only:
+        suite_lowmem(accel, logdir)
+    if "hostcheck" in only:
+        suite_hostcheck(accel, logdir)
+    if "integrity" in only:
+        suite_integrity(accel, logdir)
+    if "peer" in only:
+        suite_peer(accel, logdir)
     if "e2e" in only:
         _, curves["fphint"] = suite_e2e(accel, logdir)
     if "upstream" in only:
@@ -410,6 +607,8 @@ def main():
             print(f"# {name}: t90 {t90 if t90 is None else round(t90, 2)} s, "
                   f"t95 {t95 if t95 is None else round(t95, 2)} s, "
                   f"{vm.frac_at(pts, 1.0):.1%} at 1 s ({accel.upper()})")
+    for name, val in figures.items():
+        print(f"# {name}: {val}")
     passed = sum(1 for ok, _, s in results if ok and not s)
     failed = sum(1 for ok, _, _ in results if not ok)
     skipped = sum(1 for ok, _, s in results if ok and s)

@@ -56,29 +56,6 @@ static const char *stat_names[] = {
 };
 static const char *stage_files[] = { "capture", "selection", "transport", "throttle" };
 
-/* Everything set-able, as sysfs shows it: compared before and after. */
-struct snapshot {
-	char v[FPHINT_TUNABLE_NR + 6][64];
-};
-
-static void snap(struct snapshot *s)
-{
-	char path[128];
-	int i;
-
-	memset(s, 0, sizeof(*s));
-	for (i = 0; i < FPHINT_TUNABLE_NR; i++) {
-		snprintf(path, sizeof(path), FP "%s", tunable_names[i]);
-		read_str(path, s->v[i], sizeof(s->v[i]));
-	}
-	for (i = 0; i < 4; i++) {
-		snprintf(path, sizeof(path), FP "%s", stage_files[i]);
-		read_str(path, s->v[FPHINT_TUNABLE_NR + i], sizeof(s->v[0]));
-	}
-	read_str(FP "enabled", s->v[FPHINT_TUNABLE_NR + 4], sizeof(s->v[0]));
-	read_str(FP "policy", s->v[FPHINT_TUNABLE_NR + 5], sizeof(s->v[0]));
-}
-
 static unsigned long sysfs_tunable(int t)
 {
 	char path[128], buf[64];
@@ -705,6 +682,160 @@ TEST_F(nl, nonroot_gets_eperm)
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/*
+ * Bad input sweep: every attribute a write takes, in both write commands,
+ * with each kind of bad value: out of range, negative, huge, empty, wrong
+ * width, not a number, overlong, unknown keyword.  Each must be refused
+ * with an extack message naming the attribute and change nothing.  Then
+ * a caller without CAP_NET_ADMIN sends a valid value of each: EPERM.
+ */
+struct bad_val {
+	const char *what;
+	const void *data;
+	int len;
+};
+
+static int sweep_count;
+
+/* Send @cmd carrying @v as attribute @type (inside a tunables nest if @nested). */
+static void sweep_one(struct __test_metadata *_metadata, FIXTURE_DATA(nl) *self,
+		      uint8_t cmd, uint16_t type, int nested, const struct bad_val *v,
+		      const char *attr)
+{
+	struct msg m;
+	struct reply r;
+	uint32_t off;
+
+	msg_init(&m, self->family, cmd);
+	if (cmd == FPHINT_CMD_POLICY_SET && !(type == FPHINT_A_POLICY && !nested))
+		put_str(&m, FPHINT_A_POLICY, "sweep");
+	off = nested ? put_tunable(&m, type, v->data, v->len) : put(&m, type, v->data, v->len);
+	EXPECT_REJECTED(&m, &r, off);
+	TH_LOG("cmd %u %s <- %s", cmd, attr, v->what);
+	sweep_count++;
+}
+
+TEST_F(nl, bad_input_sweep)
+{
+	static const uint8_t cmds[] = { FPHINT_CMD_CONFIG_SET, FPHINT_CMD_POLICY_SET };
+	static const struct { uint16_t type; const char *name, *upper; } strs[] = {
+		{ FPHINT_A_CAPTURE, "capture", "PERCPU" },
+		{ FPHINT_A_SELECTION, "selection", "FIFO" },
+		{ FPHINT_A_TRANSPORT, "transport", "NULL" },
+		{ FPHINT_A_THROTTLE, "throttle", "NONE" },
+	};
+	/* Longer than a stage or a policy name may be. */
+	char longer[FPHINT_POLICY_NAME_MAX + 8], longest[1024];
+	uint64_t u64one = 1;
+	uint32_t u32one = 1, neg = 0xffffffff, big = 0x80000000;
+	uint16_t u16one = 1;
+	uint8_t two = 2, ff = 0xff;
+
+	memset(longer, 'a', sizeof(longer) - 1);
+	longer[sizeof(longer) - 1] = 0;
+	memset(longest, 'b', sizeof(longest) - 1);
+	longest[sizeof(longest) - 1] = 0;
+
+	const struct bad_val enabled_bad[] = {
+		{ "u8 2", &two, 1 }, { "u8 255 (-1)", &ff, 1 }, { "empty", NULL, 0 },
+		{ "u16", &u16one, 2 }, { "u32", &u32one, 4 }, { "u64", &u64one, 8 },
+		{ "string \"1\"", "1", 2 },
+	};
+	for (size_t c = 0; c < ARRAY_SIZE(cmds); c++) {
+		for (size_t i = 0; i < ARRAY_SIZE(enabled_bad); i++)
+			sweep_one(_metadata, self, cmds[c], FPHINT_A_ENABLED, 0, &enabled_bad[i], "enabled");
+
+		for (size_t k = 0; k < ARRAY_SIZE(strs); k++) {
+			const struct bad_val bad[] = {
+				{ "unknown keyword", "no-such-stage", 14 },
+				{ "empty string", "", 1 }, { "empty", NULL, 0 },
+				{ "upper case", strs[k].upper, strlen(strs[k].upper) + 1 },
+				{ "bracketed", "[null]", 7 }, { "two names", "null fifo", 10 },
+				{ "a number", "0", 2 }, { "negative", "-1", 3 },
+				{ "overlong", longer, sizeof(longer) }, { "1 KiB", longest, sizeof(longest) },
+				{ "no NUL", "null", 4 }, { "binary u32", &u32one, 4 },
+			};
+			for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+				sweep_one(_metadata, self, cmds[c], strs[k].type, 0, &bad[i], strs[k].name);
+		}
+
+		for (int t = 0; t < FPHINT_TUNABLE_NR; t++) {
+			uint32_t above = tunable_max[t] + 1, below = tunable_min[t] - 1;
+			uint64_t wide = tunable_def[t];
+			const struct bad_val bad[] = {
+				{ "max+1", &above, 4 }, { "-1", &neg, 4 }, { "2^31", &big, 4 },
+				{ "empty", NULL, 0 }, { "u8", &two, 1 }, { "u16", &u16one, 2 },
+				{ "u64 (default value)", &wide, 8 }, { "string \"5\"", "5", 2 },
+				{ "min-1", &below, 4 },
+			};
+			/* min-1 only where it is not the all-ones already tried. */
+			size_t n = ARRAY_SIZE(bad) - !tunable_min[t];
+
+			for (size_t i = 0; i < n; i++)
+				sweep_one(_metadata, self, cmds[c], t + 1, 1, &bad[i], tunable_names[t]);
+		}
+		/* Unknown ids at both levels; attributes only the kernel sends. */
+		const struct bad_val one = { "u32 1", &u32one, 4 };
+
+		sweep_one(_metadata, self, cmds[c], FPHINT_A_MAX + 1, 0, &one, "unknown top-level id");
+		sweep_one(_metadata, self, cmds[c], FPHINT_A_TUNABLE_MAX + 1, 1, &one, "unknown tunable id");
+		sweep_one(_metadata, self, cmds[c], FPHINT_A_STATS, 0, &one, "stats");
+		sweep_one(_metadata, self, cmds[c], FPHINT_A_THROTTLED, 0, &(struct bad_val){ "u8 1", &ff, 1 }, "throttled");
+		sweep_one(_metadata, self, cmds[c], FPHINT_A_REASON, 0, &(struct bad_val){ "string", "x", 2 }, "reason");
+		/* A tunables "nest" without NLA_F_NESTED. */
+		sweep_one(_metadata, self, cmds[c], FPHINT_A_TUNABLES, 0, &one, "tunables (not nested)");
+	}
+	/* The policy name: only policy-set takes one. */
+	const struct bad_val names[] = {
+		{ "empty string", "", 1 }, { "empty", NULL, 0 }, { "space", "Bad Name", 9 },
+		{ "path", "../etc/x", 9 }, { "upper case", "DB", 3 }, { "overlong", longer, sizeof(longer) },
+		{ "1 KiB", longest, sizeof(longest) }, { "no NUL", "db", 2 }, { "binary u32", &u32one, 4 },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		sweep_one(_metadata, self, FPHINT_CMD_POLICY_SET, FPHINT_A_POLICY, 0, &names[i], "policy");
+	sweep_one(_metadata, self, FPHINT_CMD_CONFIG_SET, FPHINT_A_POLICY, 0,
+		  &(struct bad_val){ "read-only here", "default", 8 }, "policy");
+
+	/* Unprivileged: a valid value of every attribute, each refused. */
+	pid_t pid = fork();
+	int status;
+
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		struct snapshot a, b;
+		struct msg m;
+		struct reply r;
+		int bad = 0;
+
+		snap(&a);
+		if (setgid(65534) || setuid(65534))
+			_exit(255);
+		for (size_t c = 0; c < ARRAY_SIZE(cmds); c++) {
+			for (int t = -1; t < FPHINT_TUNABLE_NR + 4; t++) {
+				msg_init(&m, self->family, cmds[c]);
+				if (cmds[c] == FPHINT_CMD_POLICY_SET)
+					put_str(&m, FPHINT_A_POLICY, "sweep");
+				if (t < 0)
+					put_u8(&m, FPHINT_A_ENABLED, 1);
+				else if (t < FPHINT_TUNABLE_NR)
+					put_tunable(&m, t + 1, &(uint32_t){ tunable_def[t] }, 4);
+				else
+					put_str(&m, strs[t - FPHINT_TUNABLE_NR].type, "null");
+				bad += transact(self->fd, &m, &r) != -EPERM;
+			}
+		}
+		snap(&b);
+		bad += !!memcmp(&a, &b, sizeof(a));
+		_exit(bad > 254 ? 254 : bad);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		TH_LOG("%d unprivileged writes not refused with EPERM", WEXITSTATUS(status));
+	sweep_count += 2 * (FPHINT_TUNABLE_NR + 5);
+	printf("@@BADINPUT netlink=%d\n", sweep_count);
+	fflush(stdout);
 }
 
 /* Next event of @cmd on the events socket within @secs; its attrs in @tb. */

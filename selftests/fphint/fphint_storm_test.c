@@ -47,35 +47,6 @@ static double now(void)
 }
 
 /*
- * Free memory as the allocator holds it: the buddy's free pages plus the
- * per-CPU lists (which MemFree leaves out), in KiB.
- */
-static long free_kib(void)
-{
-	char line[256];
-	long pages = 0, v;
-	FILE *f = fopen("/proc/zoneinfo", "r");
-
-	while (f && fgets(line, sizeof(line), f)) {
-		if (sscanf(line, " pages free %ld", &v) == 1 || sscanf(line, " count: %ld", &v) == 1)
-			pages += v;
-	}
-	if (f)
-		fclose(f);
-	return pages * 4;
-}
-
-static uint64_t stat_u64(const char *name)
-{
-	char path[128], buf[64];
-
-	snprintf(path, sizeof(path), FP "stats/%s", name);
-	if (read_str(path, buf, sizeof(buf)))
-		return UINT64_MAX;
-	return strtoull(buf, NULL, 10);
-}
-
-/*
  * One worker: rounds of mmap, fill, verify, free in random pieces.
  * Returns the pages verified on stdout's pipe; exit 1 on a mismatch.
  */

@@ -23,76 +23,6 @@
 
 #define FAIL_EVERY "/sys/kernel/debug/fphint/fail_every_n_reports"
 
-static uint64_t read_u64(const char *path)
-{
-	char buf[64];
-
-	if (read_str(path, buf, sizeof(buf)))
-		return UINT64_MAX;
-	return strtoull(buf, NULL, 10);
-}
-
-static uint64_t stat_u64(const char *name)
-{
-	char path[128];
-
-	snprintf(path, sizeof(path), FP "stats/%s", name);
-	return read_u64(path);
-}
-
-/* The name in brackets of a stage file. */
-static int current_stage(const char *file, char *out, size_t len)
-{
-	char buf[256], *l, *r;
-
-	if (read_str(file, buf, sizeof(buf)))
-		return -1;
-	l = strchr(buf, '[');
-	r = l ? strchr(l, ']') : NULL;
-	if (!r || (size_t)(r - l) > len)
-		return -1;
-	memcpy(out, l + 1, r - l - 1);
-	out[r - l - 1] = 0;
-	return 0;
-}
-
-/* Allocate, touch and free @mib MiB. */
-static void churn(size_t mib)
-{
-	size_t bytes = mib << 20;
-	char *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (p == MAP_FAILED)
-		return;
-	for (size_t off = 0; off < bytes; off += 4096)
-		p[off] = 1;
-	munmap(p, bytes);
-}
-
-/* Wait up to @secs for counter @name to pass @above; returns its value. */
-static uint64_t wait_stat_above(const char *name, uint64_t above, int secs)
-{
-	uint64_t v = stat_u64(name);
-
-	for (int i = 0; i < secs * 10 && v <= above; i++) {
-		usleep(100000);
-		v = stat_u64(name);
-	}
-	return v;
-}
-
-static uint64_t wait_isolated_zero(int secs)
-{
-	uint64_t v = stat_u64("isolated_now_pages");
-
-	for (int i = 0; i < secs * 10 && v; i++) {
-		usleep(100000);
-		v = stat_u64("isolated_now_pages");
-	}
-	return v;
-}
-
 /* Names and ranges come from the uapi header: it is the contract. */
 static const struct { const char *file; const char *names[4]; } stages[] = {
 	{ FP "capture", { FPHINT_CAPTURE_PERCPU, FPHINT_CAPTURE_BUDDY_SCAN } },
@@ -243,6 +173,113 @@ TEST_F(fphint, stats_files)
 		/* Read-only, even for root. */
 		EXPECT_EQ(-EACCES, write_str(path, "0")) TH_LOG("%s", path);
 	}
+}
+
+/*
+ * Bad input sweep: every writable file gets every kind of bad value
+ * (negative, huge, empty, not a number, overlong, unknown keyword, and
+ * for tunables one past each end of the range); each write must fail with
+ * EINVAL (sysfs cuts writes at a page, so the 5000-byte one too) and the
+ * whole configuration must read back unchanged.  Read-only files refuse writes with EACCES; so does every
+ * writable one for a non-root caller.  Prints "@@BADINPUT sysfs=N".
+ */
+TEST_F(fphint, bad_input_sweep)
+{
+	static char page[4097], over[5000];
+	const char *common[] = {
+		"", "\n", " ", "\t\n", "-1", "-0x1", "abc", "1x", "x1", "0x10", "1.5", "1e3", "+-1",
+		"18446744073709551616", "99999999999999999999999", "[null]", "null fifo",
+		"no-such-stage", "PERCPU", "1 2", page, over,
+	};
+	const char *stage_only[] = { "0", "1", "42" };
+	const char *enabled_only[] = { "2", "10", "ye", "on1" };
+	struct snapshot before, after;
+	char path[128], val[64];
+	int tried = 0, nfiles = 0;
+	const char *files[32];
+
+	memset(page, '7', sizeof(page) - 1);
+	memset(over, 'a', sizeof(over) - 1);
+	files[nfiles++] = FP "enabled";
+	for (size_t i = 0; i < ARRAY_SIZE(stages); i++)
+		files[nfiles++] = stages[i].file;
+	for (size_t i = 0; i < ARRAY_SIZE(tunables); i++) {
+		static char paths[ARRAY_SIZE(tunables)][128];
+
+		snprintf(paths[i], sizeof(paths[i]), FP "%s", tunables[i].name);
+		files[nfiles++] = paths[i];
+	}
+
+/* One bad write: refused, and nothing anywhere changed. */
+#define SWEEP(file, bad, want)							\
+	do {									\
+		snap(&before);							\
+		int __err = write_str((file), (bad));				\
+		EXPECT_EQ((want), __err) TH_LOG("%s <- '%.20s' (%zu bytes)", (file), (bad), strlen(bad)); \
+		snap(&after);							\
+		EXPECT_EQ(0, memcmp(&before, &after, sizeof(before)))		\
+			TH_LOG("%s <- '%.20s' changed the configuration", (file), (bad)); \
+		tried++;							\
+	} while (0)
+
+	/* A write of 0 bytes never reaches the file's handler: a no-op. */
+	for (int f = 0; f < nfiles; f++)
+		for (size_t i = 0; i < ARRAY_SIZE(common); i++)
+			SWEEP(files[f], common[i], common[i][0] ? -EINVAL : 0);
+	for (size_t f = 0; f < ARRAY_SIZE(stages); f++)
+		for (size_t i = 0; i < ARRAY_SIZE(stage_only); i++)
+			SWEEP(stages[f].file, stage_only[i], -EINVAL);
+	for (size_t i = 0; i < ARRAY_SIZE(enabled_only); i++)
+		SWEEP(FP "enabled", enabled_only[i], -EINVAL);
+	for (size_t i = 0; i < ARRAY_SIZE(tunables); i++) {
+		snprintf(path, sizeof(path), FP "%s", tunables[i].name);
+		snprintf(val, sizeof(val), "%lu", tunables[i].max + 1);
+		SWEEP(path, val, -EINVAL);
+		snprintf(val, sizeof(val), "%lu", tunables[i].max * 16 + 15);
+		SWEEP(path, val, -EINVAL);
+		snprintf(val, sizeof(val), "%lu", 0xffffffffUL + tunables[i].min);
+		SWEEP(path, val, -EINVAL);	/* wraps to min in 32 bits */
+		if (tunables[i].min) {
+			snprintf(val, sizeof(val), "%lu", tunables[i].min - 1);
+			SWEEP(path, val, -EINVAL);
+		}
+	}
+	/* Read-only: the policy in force and every statistic. */
+	static const char *stat_names[] = {
+#define STAT(NAME, name) #name,
+		FPHINT_STATS(STAT)
+#undef STAT
+		"isolated_now_pages", "report_delay_now_ms" };
+	SWEEP(FP "policy", "default", -EACCES);
+	for (size_t i = 0; i < ARRAY_SIZE(stat_names); i++) {
+		snprintf(path, sizeof(path), FP "stats/%s", stat_names[i]);
+		SWEEP(path, "0", -EACCES);
+	}
+
+	/* Non-root: a valid value for every writable file, each refused. */
+	pid_t pid = fork();
+	int status;
+
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		int bad = 0;
+
+		snap(&before);
+		if (setgid(65534) || setuid(65534))
+			_exit(255);
+		for (int f = 0; f < nfiles; f++)
+			bad += write_str(files[f], f == 0 ? "1" : f <= 4 ? "null" : "5") != -EACCES;
+		snap(&after);
+		bad += !!memcmp(&before, &after, sizeof(before));
+		_exit(bad);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		TH_LOG("%d non-root writes not refused", WEXITSTATUS(status));
+	tried += nfiles;
+	printf("@@BADINPUT sysfs=%d\n", tried);
+	fflush(stdout);
+#undef SWEEP
 }
 
 /* Unprivileged writers are turned away and nothing changes. */

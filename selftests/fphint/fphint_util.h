@@ -5,13 +5,18 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
+#include <linux/fphint.h>
 
 #define FP "/sys/kernel/mm/fphint/"
 
 /* 0 or -errno; the value without its trailing newline. */
-static int read_str(const char *path, char *buf, size_t len)
+static inline int read_str(const char *path, char *buf, size_t len)
 {
 	int fd = open(path, O_RDONLY);
 	ssize_t n;
@@ -29,7 +34,7 @@ static int read_str(const char *path, char *buf, size_t len)
 }
 
 /* 0 or -errno of the write itself. */
-static int write_str(const char *path, const char *val)
+static inline int write_str(const char *path, const char *val)
 {
 	int fd = open(path, O_WRONLY);
 	ssize_t n;
@@ -42,6 +47,118 @@ static int write_str(const char *path, const char *val)
 		err = -errno;
 	close(fd);
 	return err;
+}
+
+/*
+ * Free memory as the allocator holds it: the buddy's free pages plus the
+ * per-CPU lists (which MemFree leaves out), in KiB.
+ */
+static inline long free_kib(void)
+{
+	char line[256];
+	long pages = 0, v;
+	FILE *f = fopen("/proc/zoneinfo", "r");
+
+	while (f && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, " pages free %ld", &v) == 1 || sscanf(line, " count: %ld", &v) == 1)
+			pages += v;
+	}
+	if (f)
+		fclose(f);
+	return pages * 4;
+}
+
+/* A decimal file's value, UINT64_MAX when it cannot be read. */
+static inline uint64_t read_u64(const char *path)
+{
+	char buf[64];
+
+	if (read_str(path, buf, sizeof(buf)))
+		return UINT64_MAX;
+	return strtoull(buf, NULL, 10);
+}
+
+static inline uint64_t stat_u64(const char *name)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), FP "stats/%s", name);
+	return read_u64(path);
+}
+
+/* Allocate, touch and free @mib MiB. */
+static inline void churn(size_t mib)
+{
+	size_t bytes = mib << 20;
+	char *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return;
+	for (size_t off = 0; off < bytes; off += 4096)
+		p[off] = 1;
+	munmap(p, bytes);
+}
+
+/* Wait up to @secs for counter @name to pass @above; returns its value. */
+static inline uint64_t wait_stat_above(const char *name, uint64_t above, int secs)
+{
+	uint64_t v = stat_u64(name);
+
+	for (int i = 0; i < secs * 10 && v <= above; i++) {
+		usleep(100000);
+		v = stat_u64(name);
+	}
+	return v;
+}
+
+static inline uint64_t wait_isolated_zero(int secs)
+{
+	uint64_t v = stat_u64("isolated_now_pages");
+
+	for (int i = 0; i < secs * 10 && v; i++) {
+		usleep(100000);
+		v = stat_u64("isolated_now_pages");
+	}
+	return v;
+}
+
+/* The name in brackets of a stage file. */
+static inline int current_stage(const char *file, char *out, size_t len)
+{
+	char buf[256], *l, *r;
+
+	if (read_str(file, buf, sizeof(buf)))
+		return -1;
+	l = strchr(buf, '[');
+	r = l ? strchr(l, ']') : NULL;
+	if (!r || (size_t)(r - l) > len)
+		return -1;
+	memcpy(out, l + 1, r - l - 1);
+	out[r - l - 1] = 0;
+	return 0;
+}
+
+/* Everything set-able, as sysfs shows it: compared before and after. */
+struct snapshot {
+	char v[FPHINT_TUNABLE_NR + 6][64];
+};
+
+static inline void snap(struct snapshot *s)
+{
+	static const char *names[] = {
+#define FPHINT_X_NAME(NAME, name, def, min, max) #name,
+		FPHINT_TUNABLES(FPHINT_X_NAME)
+#undef FPHINT_X_NAME
+		"capture", "selection", "transport", "throttle", "enabled", "policy",
+	};
+	char path[128];
+
+	memset(s, 0, sizeof(*s));
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), FP "%s", names[i]);
+		read_str(path, s->v[i], sizeof(s->v[i]));
+	}
 }
 
 #endif /* FPHINT_UTIL_H */

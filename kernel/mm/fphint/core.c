@@ -10,6 +10,8 @@
 #define pr_fmt(fmt) "fphint: " fmt
 
 #include <linux/debugfs.h>
+#include <linux/delay.h>
+#include <linux/highmem.h>
 #include <linux/init.h>
 #include <linux/mm.h>
 #include <linux/page_reporting.h>
@@ -90,9 +92,29 @@ static void fphint_worker(struct work_struct *work);
 static DECLARE_DELAYED_WORK(fphint_work, fphint_worker);
 static struct fphint_pass fphint_the_pass;
 
-/* Fault injection for tests: fail every Nth report (debugfs). */
-static u32 fphint_fail_every;
-static u32 fphint_report_seq;
+/*
+ * Fault injection for tests (debugfs, Documentation/mm/fphint.rst): every
+ * Nth report fails at once, or fails after timeout_ms as a transport that
+ * gave up waiting would, or reaches the host and is acknowledged late_ms
+ * late.  The failing kinds never reach the host.  fphint_mutex.
+ */
+static struct {
+	u32 fail_every, timeout_every, timeout_ms, late_every, late_ms;
+	u32 seq;
+	u64 injected;
+} fphint_fault = { .timeout_ms = 200, .late_ms = 200 };
+
+/*
+ * Did the host really discard?  A host may acknowledge a report and keep
+ * the memory (QEMU with discards inhibited by VFIO, a poison value, ranges
+ * not aligned to a huge-page backing).  One page per report gets a canary
+ * first; a discarded page reads back as zero.  Reports found kept space
+ * the passes out (fphint_void_step(): fphint_void_level doubles the delay)
+ * until a discard shows again.  fphint_mutex.
+ */
+#define FPHINT_CANARY		0x6670686e74636e79ULL	/* "fphntcny" */
+static unsigned int fphint_void_strikes;
+static unsigned int fphint_void_level;
 
 static int __init fphint_setup_enabled(char *s)
 {
@@ -428,7 +450,8 @@ static unsigned int fphint_backoff_now(void)
 
 unsigned int fphint_delay_now_ms(void)
 {
-	return fphint_tunable(REPORT_DELAY_MS) << fphint_backoff_now();
+	return fphint_tunable(REPORT_DELAY_MS) <<
+		(fphint_backoff_now() + READ_ONCE(fphint_void_level));
 }
 
 /*
@@ -587,6 +610,84 @@ static bool fphint_extend_last(struct fphint_pass *pass, unsigned long pfn,
 }
 
 /*
+ * The injected fault for this report: 0, or the error to fail it with
+ * (after *@late_ms); with 0, *@late_ms delays the acknowledgement.
+ */
+#define FPHINT_FAULT_MAX_MS	10000
+
+static int fphint_inject(unsigned int *late_ms)
+{
+	u32 seq = ++fphint_fault.seq;
+	u32 fail = READ_ONCE(fphint_fault.fail_every);
+	u32 timeout = READ_ONCE(fphint_fault.timeout_every);
+	u32 late = READ_ONCE(fphint_fault.late_every);
+	int err = 0;
+
+	*late_ms = 0;
+	if (fail && seq % fail == 0) {
+		err = -EIO;
+	} else if (timeout && seq % timeout == 0) {
+		err = -ETIMEDOUT;
+		*late_ms = READ_ONCE(fphint_fault.timeout_ms);
+	} else if (late && seq % late == 0) {
+		*late_ms = READ_ONCE(fphint_fault.late_ms);
+	} else {
+		return 0;
+	}
+	/* The worker holds fphint_mutex meanwhile: keep a typo from wedging it. */
+	*late_ms = min_t(unsigned int, *late_ms, FPHINT_FAULT_MAX_MS);
+	fphint_fault.injected++;
+	return err;
+}
+
+/*
+ * Content of free pages need not be kept unless something relies on it:
+ * init_on_free and page poisoning expect their pattern back.
+ */
+static bool fphint_may_check_host(struct fphint_transport *t)
+{
+	/* Only a transport that hands ranges to a host (not null). */
+	return t->prdev && !want_init_on_free() && !page_poisoning_enabled_static();
+}
+
+static struct page *fphint_canary_page(struct fphint_pass *pass)
+{
+	return sg_page(&pass->sgl[fphint_fault.seq % pass->nents]);
+}
+
+static void fphint_canary_write(struct page *page)
+{
+	u64 *p = kmap_local_page(page);
+
+	WRITE_ONCE(*p, FPHINT_CANARY ^ page_to_pfn(page));
+	kunmap_local(p);
+}
+
+/* After the host acknowledged the report holding @page: did it discard? */
+static void fphint_canary_check(struct fphint_transport *t, struct page *page)
+{
+	u64 *p = kmap_local_page(page);
+	/* Zero: discarded.  Anything else but the canary: not ours to judge. */
+	bool skipped = READ_ONCE(*p) == (FPHINT_CANARY ^ page_to_pfn(page));
+	unsigned int level;
+
+	kunmap_local(p);
+	fphint_count(FPHINT_STAT_HOST_CHECKS, 1);
+	if (skipped)
+		fphint_count(FPHINT_STAT_HOST_SKIPPED, 1);
+	level = fphint_void_step(fphint_void_level, &fphint_void_strikes, skipped);
+	if (level > fphint_void_level) {
+		if (!fphint_void_level)
+			pr_warn("%s: host acknowledges reports without discarding them (pfn %#lx kept its content); backing off\n",
+				t->stage.name, page_to_pfn(page));
+		fphint_count(FPHINT_STAT_BACKOFFS, 1);
+	} else if (!level && fphint_void_level) {
+		pr_info("%s: host discards again; hinting resumes\n", t->stage.name);
+	}
+	WRITE_ONCE(fphint_void_level, level);
+}
+
+/*
  * Report the isolated batch with zone->lock dropped, then put it back.
  * Enters and leaves with zone->lock held.  Every isolated block goes back,
  * whatever the transport says.
@@ -594,8 +695,9 @@ static bool fphint_extend_last(struct fphint_pass *pass, unsigned long pfn,
 static void fphint_flush(struct fphint_pass *pass, struct zone *zone)
 {
 	struct fphint_transport *t = fphint_transport_cur;
+	struct page *canary = NULL;
 	unsigned long pages = 0;
-	unsigned int i;
+	unsigned int i, late_ms;
 	int err;
 
 	if (!pass->nents)
@@ -605,10 +707,17 @@ static void fphint_flush(struct fphint_pass *pass, struct zone *zone)
 	for (i = 0; i < pass->nents; i++)
 		pages += pass->sgl[i].length >> PAGE_SHIFT;
 	sg_mark_end(&pass->sgl[pass->nents - 1]);
-	if (fphint_fail_every && ++fphint_report_seq % fphint_fail_every == 0)
-		err = -EIO;
-	else
+	err = fphint_inject(&late_ms);
+	if (!err) {
+		/* The batch is isolated: these pages are ours until put back. */
+		if (fphint_may_check_host(t)) {
+			canary = fphint_canary_page(pass);
+			fphint_canary_write(canary);
+		}
 		err = t->report(t, pass->sgl, pass->nents);
+	}
+	if (late_ms)
+		msleep(late_ms);
 	sg_unmark_end(&pass->sgl[pass->nents - 1]);
 
 	if (err) {
@@ -616,6 +725,8 @@ static void fphint_flush(struct fphint_pass *pass, struct zone *zone)
 		pr_warn_ratelimited("%s: report of %u ranges failed: %d\n",
 				    t->stage.name, pass->nents, err);
 	} else {
+		if (canary)
+			fphint_canary_check(t, canary);
 		fphint_count(FPHINT_STAT_REPORTS, 1);
 		fphint_count(FPHINT_STAT_REPORTED_PAGES, pages);
 		fphint_count(FPHINT_STAT_REPORTED_BYTES, pages << PAGE_SHIFT);
@@ -841,7 +952,7 @@ static void fphint_worker(struct work_struct *work)
 
 	/* A scanning capture left work behind and is making progress. */
 	if (pass->more && pass->reported && !fphint_pass_stop(pass))
-		fphint_kick(!level);
+		fphint_kick(!level && !fphint_void_level);
 	else if (fphint_capture->pending && fphint_capture->pending())
 		fphint_kick(false);
 out:
@@ -932,7 +1043,12 @@ static int __init fphint_init(void)
 		return -ENOMEM;
 
 	dir = debugfs_create_dir("fphint", NULL);
-	debugfs_create_u32("fail_every_n_reports", 0600, dir, &fphint_fail_every);
+	debugfs_create_u32("fail_every_n_reports", 0600, dir, &fphint_fault.fail_every);
+	debugfs_create_u32("timeout_every_n_reports", 0600, dir, &fphint_fault.timeout_every);
+	debugfs_create_u32("timeout_ms", 0600, dir, &fphint_fault.timeout_ms);
+	debugfs_create_u32("late_every_n_reports", 0600, dir, &fphint_fault.late_every);
+	debugfs_create_u32("late_ms", 0600, dir, &fphint_fault.late_ms);
+	debugfs_create_u64("faults_injected", 0400, dir, &fphint_fault.injected);
 
 	err = fphint_sysfs_init();
 	if (err)

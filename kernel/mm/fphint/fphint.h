@@ -211,6 +211,11 @@ unsigned int fphint_regions_minus(unsigned long *a, unsigned int na,
 
 /* Throttle helpers (throttle.c), pure so KUnit can drive them. */
 #define FPHINT_BACKOFF_MAX		5
+/* A host that keeps what it acknowledges: see fphint_void_step(). */
+#define FPHINT_VOID_STRIKES		4
+#define FPHINT_VOID_MAX			6
+unsigned int fphint_void_step(unsigned int level, unsigned int *strikes,
+			      bool skipped);
 #define FPHINT_CHURN_MIN_PAGES		(SZ_4M >> PAGE_SHIFT)
 unsigned int fphint_backoff_step(unsigned int level, unsigned long reported,
 				 u64 reused);

@@ -53,6 +53,26 @@ unsigned int fphint_backoff_step(unsigned int level, unsigned long reported,
 	return level;
 }
 
+/*
+ * One verdict of the host discard check (core.c): after
+ * FPHINT_VOID_STRIKES checked reports in a row that the host acknowledged
+ * but kept, the level rises by one (the pass delay doubles), up to
+ * FPHINT_VOID_MAX; a single discard seen resets it.  Strikes, not single
+ * samples: one kept page can be a range the host could not align.
+ */
+unsigned int fphint_void_step(unsigned int level, unsigned int *strikes,
+			      bool skipped)
+{
+	if (!skipped) {
+		*strikes = 0;
+		return 0;
+	}
+	if (++*strikes < FPHINT_VOID_STRIKES)
+		return level;
+	*strikes = 0;
+	return min(level + 1, (unsigned int)FPHINT_VOID_MAX);
+}
+
 static DECLARE_BITMAP(wmark_zone_throttled, MAX_NUMNODES * MAX_NR_ZONES);
 static bool wmark_lowmem_throttled;
 

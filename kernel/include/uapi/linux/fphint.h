@@ -71,7 +71,9 @@ enum fphint_tunable {
 	X(THROTTLED,		throttled)				\
 	X(REUSED_PAGES,		reused_pages)				\
 	X(BACKOFFS,		backoffs)				\
-	X(PASSES,		passes)
+	X(PASSES,		passes)					\
+	X(HOST_CHECKS,		host_checks)				\
+	X(HOST_SKIPPED,		host_skipped)
 
 enum fphint_stat {
 #define FPHINT_X_ENUM(NAME, name) FPHINT_STAT_##NAME,

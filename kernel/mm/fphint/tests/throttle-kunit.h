@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * KUnit tests for fphint throttling: watermark hysteresis and the rate
- * limiter's token bucket.  Included at the bottom of throttle.c.
+ * KUnit tests for fphint throttling: watermark hysteresis, the rate
+ * limiter's token bucket, churn backoff and the host discard check's
+ * backoff.  Included at the bottom of throttle.c.
  */
 #ifndef _FPHINT_THROTTLE_KUNIT_H
 #define _FPHINT_THROTTLE_KUNIT_H
@@ -72,7 +73,29 @@ static void fphint_test_backoff(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, fphint_backoff_step(3, 0, big), 3U);
 }
 
+static void fphint_test_void_step(struct kunit *test)
+{
+	unsigned int strikes = 0, level = 0, i;
+
+	/* Three kept reports are not yet evidence; the fourth is. */
+	for (i = 1; i < FPHINT_VOID_STRIKES; i++)
+		KUNIT_EXPECT_EQ(test, fphint_void_step(level, &strikes, true), 0U);
+	level = fphint_void_step(level, &strikes, true);
+	KUNIT_EXPECT_EQ(test, level, 1U);
+	KUNIT_EXPECT_EQ(test, strikes, 0U);
+	/* A discard in between starts the count again. */
+	fphint_void_step(level, &strikes, true);
+	KUNIT_EXPECT_EQ(test, fphint_void_step(level, &strikes, false), 0U);
+	KUNIT_EXPECT_EQ(test, strikes, 0U);
+	/* It saturates. */
+	level = FPHINT_VOID_MAX;
+	for (i = 0; i < 4 * FPHINT_VOID_STRIKES; i++)
+		level = fphint_void_step(level, &strikes, true);
+	KUNIT_EXPECT_EQ(test, level, (unsigned int)FPHINT_VOID_MAX);
+}
+
 static struct kunit_case fphint_throttle_cases[] = {
+	KUNIT_CASE(fphint_test_void_step),
 	KUNIT_CASE(fphint_test_hysteresis),
 	KUNIT_CASE(fphint_test_bucket),
 	KUNIT_CASE(fphint_test_backoff),

@@ -1,0 +1,284 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Fault injection (Documentation/mm/fphint.rst, "Fault injection"): the
+ * transport fails every Nth report, times out, or acknowledges late; the
+ * virtio-balloon driver is unbound while a report is in flight; enabled is
+ * toggled while a report is in flight.  Each time: failed reports are
+ * counted one for one, every isolated page goes back to the buddy, and
+ * hinting works again afterwards.  Prints "@@FAULTS injected=N" at the end.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/fphint.h>
+
+#include "kselftest_harness.h"
+#include "fphint_util.h"
+
+#define DBG "/sys/kernel/debug/fphint/"
+#define BALLOON_DRV "/sys/bus/virtio/drivers/virtio_balloon/"
+
+static const char *knobs[] = {
+	"fail_every_n_reports", "timeout_every_n_reports", "late_every_n_reports",
+};
+
+static int set_knob(const char *name, unsigned int val)
+{
+	char path[128], buf[16];
+
+	snprintf(path, sizeof(path), DBG "%s", name);
+	snprintf(buf, sizeof(buf), "%u", val);
+	return write_str(path, buf);
+}
+
+static uint64_t injected(void)
+{
+	return read_u64(DBG "faults_injected");
+}
+
+/* Wait up to @secs for a report to be in flight (pages isolated). */
+static int wait_in_flight(int secs)
+{
+	for (int i = 0; i < secs * 100; i++) {
+		if (stat_u64("isolated_now_pages"))
+			return 1;
+		usleep(10000);
+	}
+	return 0;
+}
+
+/* The virtio device the balloon driver is bound to ("virtio0"), or "". */
+static void balloon_device(char *name, size_t len)
+{
+	DIR *d = opendir(BALLOON_DRV);
+	struct dirent *e;
+
+	name[0] = 0;
+	while (d && (e = readdir(d)))
+		if (!strncmp(e->d_name, "virtio", 6)) {
+			snprintf(name, len, "%s", e->d_name);
+			break;
+		}
+	if (d)
+		closedir(d);
+}
+
+static int transport_is(const char *want)
+{
+	char cur[32];
+
+	return !current_stage(FP "transport", cur, sizeof(cur)) && !strcmp(cur, want);
+}
+
+FIXTURE(faults) {
+	char min_order[16], delay[16];
+	long free_before;
+	uint64_t injected_before;
+};
+
+FIXTURE_SETUP(faults)
+{
+	ASSERT_EQ(0, access(DBG "faults_injected", R_OK)) TH_LOG("debugfs not mounted?");
+	ASSERT_EQ(0, write_str(FP "enabled", "1"));
+	ASSERT_EQ(0, read_str(FP "min_order", self->min_order, sizeof(self->min_order)));
+	ASSERT_EQ(0, read_str(FP "report_delay_ms", self->delay, sizeof(self->delay)));
+	/* Short passes: many reports, so every Nth comes round quickly. */
+	ASSERT_EQ(0, write_str(FP "report_delay_ms", "20"));
+	if (write_str(FP "transport", FPHINT_TRANSPORT_VIRTIO))
+		ASSERT_EQ(0, write_str(FP "transport", FPHINT_TRANSPORT_NULL));
+	ASSERT_EQ(0, wait_isolated_zero(10));
+	self->free_before = free_kib();
+	self->injected_before = injected();
+}
+
+FIXTURE_TEARDOWN(faults)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(knobs); i++)
+		set_knob(knobs[i], 0);
+	write_str(DBG "timeout_ms", "200");
+	write_str(DBG "late_ms", "200");
+	write_str(FP "enabled", "1");
+	write_str(FP "min_order", self->min_order);
+	write_str(FP "report_delay_ms", self->delay);
+}
+
+/*
+ * Free memory in 32 MiB bursts until @want faults were injected (or 30 s
+ * passed), then let everything settle: nothing isolated, free memory back
+ * where it was (give or take what the test process itself holds).
+ */
+static void run_until_injected(struct __test_metadata *_metadata,
+			       FIXTURE_DATA(faults) *self, uint64_t want)
+{
+	time_t end = time(NULL) + 30;
+
+	while (injected() - self->injected_before < want && time(NULL) < end) {
+		churn(32);
+		usleep(50000);
+	}
+	EXPECT_GE(injected() - self->injected_before, want);
+	for (size_t i = 0; i < ARRAY_SIZE(knobs); i++)
+		ASSERT_EQ(0, set_knob(knobs[i], 0));
+	EXPECT_EQ(0, wait_isolated_zero(15));
+	EXPECT_GT(free_kib(), self->free_before - 16384)
+		TH_LOG("free %ld KiB, %ld before", free_kib(), self->free_before);
+}
+
+/* After the faults stop, hinting reports again without errors. */
+static void expect_recovers(struct __test_metadata *_metadata)
+{
+	uint64_t rep = stat_u64("reported_pages"), err = stat_u64("report_errors");
+
+	churn(128);
+	EXPECT_GT(wait_stat_above("reported_pages", rep + 8192, 20), rep + 8192);
+	EXPECT_EQ(err, stat_u64("report_errors"));
+	EXPECT_EQ(0, wait_isolated_zero(10));
+}
+
+/* Every 3rd report fails at once: report_errors counts exactly those. */
+TEST_F(faults, fail_every_3rd_report)
+{
+	uint64_t err = stat_u64("report_errors"), reports = stat_u64("reports");
+
+	ASSERT_EQ(0, set_knob("fail_every_n_reports", 3));
+	run_until_injected(_metadata, self, 10);
+	EXPECT_EQ(injected() - self->injected_before, stat_u64("report_errors") - err);
+	EXPECT_GT(stat_u64("reports"), reports);
+	expect_recovers(_metadata);
+}
+
+/* Every report fails: nothing is marked reported, it all comes back and is reported later. */
+TEST_F(faults, every_report_fails_then_recovers)
+{
+	uint64_t rep = stat_u64("reported_pages"), err = stat_u64("report_errors");
+
+	ASSERT_EQ(0, set_knob("fail_every_n_reports", 1));
+	run_until_injected(_metadata, self, 5);
+	EXPECT_EQ(rep, stat_u64("reported_pages"));
+	EXPECT_EQ(injected() - self->injected_before, stat_u64("report_errors") - err);
+	expect_recovers(_metadata);
+}
+
+/* Every 2nd report times out after 100 ms: counted as errors, pages back. */
+TEST_F(faults, timeout_every_2nd_report)
+{
+	uint64_t err = stat_u64("report_errors");
+
+	ASSERT_EQ(0, write_str(DBG "timeout_ms", "100"));
+	ASSERT_EQ(0, set_knob("timeout_every_n_reports", 2));
+	run_until_injected(_metadata, self, 6);
+	EXPECT_EQ(injected() - self->injected_before, stat_u64("report_errors") - err);
+	expect_recovers(_metadata);
+}
+
+/* Every report acknowledged 100 ms late: no error, all reported, all back. */
+TEST_F(faults, late_acknowledgements)
+{
+	uint64_t err = stat_u64("report_errors"), rep = stat_u64("reported_pages");
+
+	ASSERT_EQ(0, write_str(DBG "late_ms", "100"));
+	ASSERT_EQ(0, set_knob("late_every_n_reports", 1));
+	run_until_injected(_metadata, self, 6);
+	EXPECT_EQ(err, stat_u64("report_errors"));
+	EXPECT_GT(stat_u64("reported_pages"), rep);
+	expect_recovers(_metadata);
+}
+
+/* A wait longer than the 10 s cap is cut to it (the worker holds the config lock). */
+TEST_F(faults, huge_delay_is_capped)
+{
+	struct timespec a, b;
+
+	ASSERT_EQ(0, write_str(DBG "late_ms", "4000000000"));
+	ASSERT_EQ(0, set_knob("late_every_n_reports", 1));
+	churn(32);
+	ASSERT_TRUE(wait_in_flight(10));
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	ASSERT_EQ(0, set_knob("late_every_n_reports", 0));
+	/* Takes the config lock: waits for the report in flight. */
+	ASSERT_EQ(0, write_str(FP "report_delay_ms", "21"));
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	EXPECT_LT(b.tv_sec - a.tv_sec, 12);
+	EXPECT_EQ(0, wait_isolated_zero(15));
+}
+
+/* enabled=0 while a report is in flight: the report completes, every page comes back. */
+TEST_F(faults, disable_mid_report)
+{
+	uint64_t err = stat_u64("report_errors");
+
+	ASSERT_EQ(0, write_str(DBG "late_ms", "400"));
+	ASSERT_EQ(0, set_knob("late_every_n_reports", 1));
+	for (int round = 0; round < 3; round++) {
+		churn(64);
+		ASSERT_TRUE(wait_in_flight(10)) TH_LOG("no report in flight (round %d)", round);
+		ASSERT_EQ(0, write_str(FP "enabled", "0"));
+		EXPECT_EQ(0, wait_isolated_zero(10));
+		ASSERT_EQ(0, write_str(FP "enabled", "1"));
+	}
+	ASSERT_EQ(0, set_knob("late_every_n_reports", 0));
+	EXPECT_EQ(err, stat_u64("report_errors"));
+	EXPECT_GT(free_kib(), self->free_before - 16384);
+	expect_recovers(_metadata);
+}
+
+/*
+ * The virtio-balloon driver unbound while a report is in flight: unbind
+ * waits for it, the transport falls back to null (and still reports
+ * nothing lost), and a rebind brings virtio back as the transport.
+ */
+TEST_F(faults, unbind_device_mid_report)
+{
+	char dev[NAME_MAX + 1];
+
+	balloon_device(dev, sizeof(dev));
+	if (!dev[0] || !transport_is(FPHINT_TRANSPORT_VIRTIO))
+		SKIP(return, "no virtio-balloon reporting device in this guest");
+	ASSERT_EQ(0, write_str(DBG "late_ms", "500"));
+	ASSERT_EQ(0, set_knob("late_every_n_reports", 1));
+	churn(64);
+	ASSERT_TRUE(wait_in_flight(10));
+	ASSERT_EQ(0, write_str(BALLOON_DRV "unbind", dev));
+	EXPECT_EQ(0, stat_u64("isolated_now_pages"));
+	EXPECT_TRUE(transport_is(FPHINT_TRANSPORT_NULL));
+	ASSERT_EQ(0, set_knob("late_every_n_reports", 0));
+	/* Without the device: the null transport carries on. */
+	expect_recovers(_metadata);
+
+	ASSERT_EQ(0, write_str(BALLOON_DRV "bind", dev));
+	for (int i = 0; i < 50 && !transport_is(FPHINT_TRANSPORT_VIRTIO); i++)
+		usleep(100000);
+	EXPECT_TRUE(transport_is(FPHINT_TRANSPORT_VIRTIO));
+	/* Unbound again with nothing in flight, and bound again. */
+	ASSERT_EQ(0, write_str(BALLOON_DRV "unbind", dev));
+	ASSERT_EQ(0, write_str(BALLOON_DRV "bind", dev));
+	for (int i = 0; i < 50 && !transport_is(FPHINT_TRANSPORT_VIRTIO); i++)
+		usleep(100000);
+	EXPECT_TRUE(transport_is(FPHINT_TRANSPORT_VIRTIO));
+	expect_recovers(_metadata);
+	EXPECT_GT(free_kib(), self->free_before - 16384);
+}
+
+/*
+ * Tests run in child processes, so the total comes from the kernel's
+ * counter; the harness exits through exit(), children through _exit().
+ */
+static uint64_t injected_at_start;
+
+static void print_total(void)
+{
+	printf("@@FAULTS injected=%llu\n", (unsigned long long)(injected() - injected_at_start));
+}
+
+int main(int argc, char **argv)
+{
+	injected_at_start = injected();
+	atexit(print_total);
+	return test_harness_run(argc, argv);
+}
