@@ -324,6 +324,54 @@ def tagged_line(text):
     return dict(kv.split("=", 1) for kv in text.split()[1:] if "=" in kv)
 
 
+def tap_block(g, name):
+    """{test title: "pass" | "fail" | "skip: why"} of TAP block @name."""
+    out, inside = {}, False
+    for _, text in g.lines:
+        if text.startswith("@@TAP-BEGIN "):
+            inside = text.split()[1] == name
+        elif text.startswith("@@TAP-END"):
+            inside = False
+        elif inside:
+            m = re.match(r"^(not ok|ok) \d+ - (.*?)(\s+# SKIP\s*(.*))?$", text)
+            if m:
+                out[m.group(2)] = ("skip: " + (m.group(4) or "") if m.group(3)
+                                   else "pass" if m.group(1) == "ok" else "fail")
+    return out
+
+
+def suite_peer(accel, logdir):
+    """The kernel's own mm selftests (tools/testing/selftests/vm of the same
+    6.1 tree, layer "mm") with hinting off, then aggressive: the same tests
+    must pass.  A test failing in both runs is listed, not failed: that is
+    the test kernel lacking something, not hinting."""
+    with open(os.path.join(logdir, "peer.log"), "w") as log:
+        g = vm.boot("peer", accel, 1500, log=log, layer="mm")
+    report(g.seen("@@DONE"), "peer: guest scenario ran to the end")
+    off, agg = tap_block(g, "peer-off"), tap_block(g, "peer-aggressive")
+    end = "run_vmtests.sh ran to the end"
+    report(off.get(end) == "pass" and agg.get(end) == "pass",
+           f"peer: run_vmtests.sh completed with hinting off and aggressive")
+    passed = {m: sorted(t for t, r in res.items() if r == "pass" and t != end)
+              for m, res in (("off", off), ("aggressive", agg))}
+    same = bool(passed["off"]) and passed["off"] == passed["aggressive"]
+    report(same, f"peer: the same {len(passed['off'])} mm selftests pass with hinting off "
+                 f"and aggressive ({len(passed['aggressive'])} aggressive)")
+    for t in sorted(set(passed["off"]) ^ set(passed["aggressive"])):
+        print(f"#   differs: {t}: off {off.get(t)}, aggressive {agg.get(t)}")
+    for m, res in (("off", off), ("aggressive", agg)):
+        figures[f"mm selftests, hinting {m}"] = (
+            f"{len(passed[m])} pass: " + ", ".join(passed[m]) + "; not passing: "
+            + "; ".join(f"{t} ({r})" for t, r in sorted(res.items()) if r != "pass") or "none")
+    # Hinting really worked during the aggressive run.
+    off_t = vm.clock_offset(g)
+    phase = {e.get("name"): float(e["t"]) + off_t for _, e in g.events() if e["_what"] == "phase"}
+    st = [s for t, s in g.stats() if t >= phase.get("peer-aggressive", float("inf"))]
+    grew = st[-1]["reported_pages"] - st[0]["reported_pages"] if len(st) >= 2 else 0
+    report(grew > 0, f"peer: hinting reported {grew} pages during the aggressive run")
+    check_console(g, "peer", allow_oom=True)
+
+
 def hugetlb_backing(mib):
     """QEMU arguments that put guest RAM on hugetlbfs, and an undo function;
     (None, reason) when this host cannot reserve the pages."""
@@ -580,20 +628,12 @@ def main():
         suite_netlink_spec()
         suite_cli_local()
     curves = {}
-    if "selftest" in only:
-        suite_selftest(accel, logdir)
-    if "cli" in only:
-        suite_cli(accel, logdir)
-    if "faults" in only:
-        suite_faults(accel, logdir)
-    if "lowmem" in only:
-        suite_lowmem(accel, logdir)
-    if "hostcheck" in only:
-        suite_hostcheck(accel, logdir)
-    if "integrity" in only:
-        suite_integrity(accel, logdir)
-    if "peer" in only:
-        suite_peer(accel, logdir)
+    for name, suite in (("selftest", suite_selftest), ("cli", suite_cli),
+                        ("faults", suite_faults), ("lowmem", suite_lowmem),
+                        ("hostcheck", suite_hostcheck), ("integrity", suite_integrity),
+                        ("peer", suite_peer)):
+        if name in only:
+            suite(accel, logdir)
     if "e2e" in only:
         _, curves["fphint"] = suite_e2e(accel, logdir)
     if "upstream" in only:

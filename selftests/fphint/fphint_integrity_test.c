@@ -64,22 +64,6 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* The current name of a stage file ("[percpu] buddy-scan" -> "percpu"). */
-static int stage_of(const char *file, char *out, size_t len)
-{
-	char buf[256], *l, *r;
-
-	if (read_str(file, buf, sizeof(buf)))
-		return -1;
-	l = strchr(buf, '[');
-	r = l ? strchr(l, ']') : NULL;
-	if (!r || (size_t)(r - l) > len)
-		return -1;
-	memcpy(out, l + 1, r - l - 1);
-	out[r - l - 1] = 0;
-	return 0;
-}
-
 /* ---- one worker per CPU -------------------------------------------- */
 
 struct region {
@@ -330,8 +314,8 @@ FIXTURE_SETUP(integrity)
 	ASSERT_EQ(0, access(FP "enabled", F_OK));
 	tunable_minimums();
 	ASSERT_EQ(0, read_str(FP "enabled", self->enabled, sizeof(self->enabled)));
-	ASSERT_EQ(0, stage_of(FP "throttle", self->throttle, sizeof(self->throttle)));
-	ASSERT_EQ(0, stage_of(FP "transport", self->transport, sizeof(self->transport)));
+	ASSERT_EQ(0, current_stage(FP "throttle", self->throttle, sizeof(self->throttle)));
+	ASSERT_EQ(0, current_stage(FP "transport", self->transport, sizeof(self->transport)));
 	for (int t = 0; t < NR_T; t++) {
 		snprintf(path, sizeof(path), FP "%s", tfile[t]);
 		ASSERT_EQ(0, read_str(path, self->tunable[t], sizeof(self->tunable[t])));
