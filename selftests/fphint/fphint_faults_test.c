@@ -5,7 +5,7 @@
  * virtio-balloon driver is unbound while a report is in flight; enabled is
  * toggled while a report is in flight.  Each time: failed reports are
  * counted one for one, every isolated page goes back to the buddy, and
- * hinting works again afterwards.  Prints "@@FAULTS injected=N" at the end.
+ * hinting works again afterwards (expect_reported_cleanly()).  Prints "@@FAULTS injected=N" at the end.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -130,17 +130,6 @@ static void run_until_injected(struct __test_metadata *_metadata,
 		TH_LOG("free %ld KiB, %ld before", free_kib(), self->free_before);
 }
 
-/* After the faults stop, hinting reports again without errors. */
-static void expect_recovers(struct __test_metadata *_metadata)
-{
-	uint64_t rep = stat_u64("reported_pages"), err = stat_u64("report_errors");
-
-	churn(128);
-	EXPECT_GT(wait_stat_above("reported_pages", rep + 8192, 20), rep + 8192);
-	EXPECT_EQ(err, stat_u64("report_errors"));
-	EXPECT_EQ(0, wait_isolated_zero(10));
-}
-
 /* Every 3rd report fails at once: report_errors counts exactly those. */
 TEST_F(faults, fail_every_3rd_report)
 {
@@ -150,7 +139,7 @@ TEST_F(faults, fail_every_3rd_report)
 	run_until_injected(_metadata, self, 10);
 	EXPECT_EQ(injected() - self->injected_before, stat_u64("report_errors") - err);
 	EXPECT_GT(stat_u64("reports"), reports);
-	expect_recovers(_metadata);
+	expect_reported_cleanly(_metadata, 128);
 }
 
 /* Every report fails: nothing is marked reported, it all comes back and is reported later. */
@@ -162,7 +151,7 @@ TEST_F(faults, every_report_fails_then_recovers)
 	run_until_injected(_metadata, self, 5);
 	EXPECT_EQ(rep, stat_u64("reported_pages"));
 	EXPECT_EQ(injected() - self->injected_before, stat_u64("report_errors") - err);
-	expect_recovers(_metadata);
+	expect_reported_cleanly(_metadata, 128);
 }
 
 /* Every 2nd report times out after 100 ms: counted as errors, pages back. */
@@ -174,7 +163,7 @@ TEST_F(faults, timeout_every_2nd_report)
 	ASSERT_EQ(0, set_knob("timeout_every_n_reports", 2));
 	run_until_injected(_metadata, self, 6);
 	EXPECT_EQ(injected() - self->injected_before, stat_u64("report_errors") - err);
-	expect_recovers(_metadata);
+	expect_reported_cleanly(_metadata, 128);
 }
 
 /* Every report acknowledged 100 ms late: no error, all reported, all back. */
@@ -187,7 +176,7 @@ TEST_F(faults, late_acknowledgements)
 	run_until_injected(_metadata, self, 6);
 	EXPECT_EQ(err, stat_u64("report_errors"));
 	EXPECT_GT(stat_u64("reported_pages"), rep);
-	expect_recovers(_metadata);
+	expect_reported_cleanly(_metadata, 128);
 }
 
 /* A wait longer than the 10 s cap is cut to it (the worker holds the config lock). */
@@ -225,7 +214,7 @@ TEST_F(faults, disable_mid_report)
 	ASSERT_EQ(0, set_knob("late_every_n_reports", 0));
 	EXPECT_EQ(err, stat_u64("report_errors"));
 	EXPECT_GT(free_kib(), self->free_before - 16384);
-	expect_recovers(_metadata);
+	expect_reported_cleanly(_metadata, 128);
 }
 
 /*
@@ -249,7 +238,7 @@ TEST_F(faults, unbind_device_mid_report)
 	EXPECT_TRUE(transport_is(FPHINT_TRANSPORT_NULL));
 	ASSERT_EQ(0, set_knob("late_every_n_reports", 0));
 	/* Without the device: the null transport carries on. */
-	expect_recovers(_metadata);
+	expect_reported_cleanly(_metadata, 128);
 
 	ASSERT_EQ(0, write_str(BALLOON_DRV "bind", dev));
 	for (int i = 0; i < 50 && !transport_is(FPHINT_TRANSPORT_VIRTIO); i++)
@@ -261,7 +250,7 @@ TEST_F(faults, unbind_device_mid_report)
 	for (int i = 0; i < 50 && !transport_is(FPHINT_TRANSPORT_VIRTIO); i++)
 		usleep(100000);
 	EXPECT_TRUE(transport_is(FPHINT_TRANSPORT_VIRTIO));
-	expect_recovers(_metadata);
+	expect_reported_cleanly(_metadata, 128);
 	EXPECT_GT(free_kib(), self->free_before - 16384);
 }
 

@@ -325,12 +325,7 @@ TEST_F(fphint, virtio_reports_freed_memory)
 {
 	if (write_str(FP "transport", "virtio"))
 		SKIP(return, "no virtio-balloon reporting device in this guest");
-	uint64_t rep = stat_u64("reported_pages"), err = stat_u64("report_errors");
-
-	churn(256);
-	EXPECT_GT(wait_stat_above("reported_pages", rep + 16384, 20), rep + 16384);
-	EXPECT_EQ(err, stat_u64("report_errors"));
-	EXPECT_EQ(0, wait_isolated_zero(10));
+	expect_reported_cleanly(_metadata, 256);
 }
 
 /* fifo selection and buddy-scan capture both deliver too. */

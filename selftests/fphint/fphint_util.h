@@ -161,4 +161,21 @@ static inline void snap(struct snapshot *s)
 	}
 }
 
+#ifdef __KSELFTEST_HARNESS_H
+/*
+ * Allocate, touch and free @mib MiB: at least a quarter of it reported,
+ * without a report error, and nothing left isolated afterwards.
+ */
+static inline void expect_reported_cleanly(struct __test_metadata *_metadata, size_t mib)
+{
+	uint64_t rep = stat_u64("reported_pages"), err = stat_u64("report_errors");
+	uint64_t want = rep + (mib << 8) / 4;
+
+	churn(mib);
+	EXPECT_GT(wait_stat_above("reported_pages", want, 20), want);
+	EXPECT_EQ(err, stat_u64("report_errors"));
+	EXPECT_EQ(0, wait_isolated_zero(10));
+}
+#endif
+
 #endif /* FPHINT_UTIL_H */
