@@ -364,9 +364,8 @@ def suite_peer(accel, logdir):
             f"{len(passed[m])} pass: " + ", ".join(passed[m]) + "; not passing: "
             + "; ".join(f"{t} ({r})" for t, r in sorted(res.items()) if r != "pass") or "none")
     # Hinting really worked during the aggressive run.
-    off_t = vm.clock_offset(g)
-    phase = {e.get("name"): float(e["t"]) + off_t for _, e in g.events() if e["_what"] == "phase"}
-    st = [s for t, s in g.stats() if t >= phase.get("peer-aggressive", float("inf"))]
+    phase = {e.get("name"): float(e["t"]) for _, e in g.events() if e["_what"] == "phase"}
+    st = [s for _, s in g.stats() if s["t"] >= phase.get("peer-aggressive", float("inf"))]
     grew = st[-1]["reported_pages"] - st[0]["reported_pages"] if len(st) >= 2 else 0
     report(grew > 0, f"peer: hinting reported {grew} pages during the aggressive run")
     check_console(g, "peer", allow_oom=True)
@@ -406,17 +405,24 @@ def hugetlb_backing(mib):
 def hostcheck_phases(g):
     """Stats at the start, at the end of phase frag, at the end; and the two
     @@DELAY values."""
-    off = vm.clock_offset(g)
-    evs = {e.get("name"): float(e["t"]) + off for _, e in g.events() if e["_what"] == "phase"}
+    # Guest clock on both sides: stats lines and events carry uptime.
+    evs = {e.get("name"): float(e["t"]) for _, e in g.events() if e["_what"] == "phase"}
     st = g.stats()
     if "frag" not in evs or "aligned" not in evs or not st:
         return None
-    before = [s for t, s in st if t < evs["frag"]]
-    frag = [s for t, s in st if t < evs["aligned"]]
+    before = [s for _, s in st if s["t"] < evs["frag"]]
+    frag = [s for _, s in st if s["t"] < evs["aligned"]]
     delays = [int(text.split("=")[1]) for _, text in g.lines if text.startswith("@@DELAY ")]
     if not before or not frag or len(delays) != 2:
         return None
     return before[-1], frag[-1], st[-1][1], delays
+
+
+def hostcheck_boot(accel, logdir, backend, args=()):
+    with open(os.path.join(logdir, f"hostcheck-{backend}.log"), "w") as log:
+        g = vm.boot("hostcheck", accel, 300, log=log, extra_args=args)
+    report(g.seen("@@DONE rc=0"), f"hostcheck: {backend}-backed guest ran to the end")
+    return g, hostcheck_phases(g)
 
 
 def suite_hostcheck(accel, logdir):
@@ -431,12 +437,9 @@ def suite_hostcheck(accel, logdir):
     else:
         args, undo = backing
         try:
-            with open(os.path.join(logdir, "hostcheck-hugetlbfs.log"), "w") as log:
-                g = vm.boot("hostcheck", accel, 300, log=log, extra_args=args)
+            g, ph = hostcheck_boot(accel, logdir, "hugetlbfs", args)
         finally:
             undo()
-        report(g.seen("@@DONE rc=0"), "hostcheck: hugetlbfs-backed guest ran to the end")
-        ph = hostcheck_phases(g)
         if ph:
             s0, s1, s2, delays = ph
             skipped = s1["host_skipped"] - s0["host_skipped"]
@@ -457,10 +460,7 @@ def suite_hostcheck(accel, logdir):
         report(n == 1, f"hostcheck: hugetlbfs: logged once ({n} times)")
         check_console(g, "hostcheck (hugetlbfs)")
 
-    with open(os.path.join(logdir, "hostcheck-normal.log"), "w") as log:
-        g = vm.boot("hostcheck", accel, 300, log=log)
-    report(g.seen("@@DONE rc=0"), "hostcheck: normal guest ran to the end")
-    ph = hostcheck_phases(g)
+    g, ph = hostcheck_boot(accel, logdir, "normal")
     if ph:
         s0, _, s2, _ = ph
         checks = s2["host_checks"] - s0["host_checks"]
