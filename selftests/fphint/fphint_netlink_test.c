@@ -54,7 +54,6 @@ static const char *stat_names[] = {
 	FPHINT_STATS(X)
 #undef X
 };
-static const char *stage_files[] = { "capture", "selection", "transport", "throttle" };
 
 static unsigned long sysfs_tunable(int t)
 {
@@ -315,22 +314,7 @@ FIXTURE_SETUP(nl)
 
 FIXTURE_TEARDOWN(nl)
 {
-	char path[128], *l, *r;
-	int i;
-
-	for (i = 0; i < FPHINT_TUNABLE_NR; i++) {
-		snprintf(path, sizeof(path), FP "%s", tunable_names[i]);
-		write_str(path, self->saved.v[i]);
-	}
-	for (i = 0; i < 4; i++) {
-		l = strchr(self->saved.v[FPHINT_TUNABLE_NR + i], '[');
-		r = l ? strchr(l, ']') : NULL;
-		if (!r)
-			continue;
-		*r = 0;
-		snprintf(path, sizeof(path), FP "%s", stage_files[i]);
-		write_str(path, l + 1);
-	}
+	restore_config(&self->saved);
 	write_str(FP "enabled", "1");
 	close(self->fd);
 }

@@ -43,34 +43,19 @@ static const struct { const char *name; unsigned long min, max; } tunables[] = {
  * that fails half way must not leave the next one a strange state.
  */
 FIXTURE(fphint) {
-	char saved[16][64];
-	char stage[4][32];
+	struct snapshot saved;
 };
 
 FIXTURE_SETUP(fphint)
 {
-	char path[128];
-
 	ASSERT_EQ(0, access(FP "enabled", F_OK)) TH_LOG("no fphint in this kernel");
-	for (size_t i = 0; i < ARRAY_SIZE(tunables); i++) {
-		snprintf(path, sizeof(path), FP "%s", tunables[i].name);
-		ASSERT_EQ(0, read_str(path, self->saved[i], sizeof(self->saved[i])));
-	}
-	for (size_t i = 0; i < ARRAY_SIZE(stages); i++)
-		ASSERT_EQ(0, current_stage(stages[i].file, self->stage[i], sizeof(self->stage[i])));
+	snap(&self->saved);
 	ASSERT_EQ(0, write_str(FP "enabled", "1"));
 }
 
 FIXTURE_TEARDOWN(fphint)
 {
-	char path[128];
-
-	for (size_t i = 0; i < ARRAY_SIZE(tunables); i++) {
-		snprintf(path, sizeof(path), FP "%s", tunables[i].name);
-		write_str(path, self->saved[i]);
-	}
-	for (size_t i = 0; i < ARRAY_SIZE(stages); i++)
-		write_str(stages[i].file, self->stage[i]);
+	restore_config(&self->saved);
 	write_str(FAIL_EVERY, "0");
 	write_str(FP "enabled", "1");
 }
@@ -141,7 +126,7 @@ TEST_F(fphint, tunable_files)
 			ASSERT_EQ(0, read_str(path, after, sizeof(after)));
 			EXPECT_STREQ(val, after);
 		}
-		ASSERT_EQ(0, write_str(path, self->saved[i]));
+		ASSERT_EQ(0, write_str(path, self->saved.v[i]));
 		ASSERT_EQ(0, read_str(path, before, sizeof(before)));
 		char below[32], above[32];
 

@@ -144,20 +144,44 @@ struct snapshot {
 	char v[FPHINT_TUNABLE_NR + 6][64];
 };
 
+/* Files of struct snapshot, in its order: tunables, stages, enabled, policy. */
+static const char *const snapshot_files[FPHINT_TUNABLE_NR + 6] = {
+#define FPHINT_X_NAME(NAME, name, def, min, max) #name,
+	FPHINT_TUNABLES(FPHINT_X_NAME)
+#undef FPHINT_X_NAME
+	"capture", "selection", "transport", "throttle", "enabled", "policy",
+};
+
 static inline void snap(struct snapshot *s)
 {
-	static const char *names[] = {
-#define FPHINT_X_NAME(NAME, name, def, min, max) #name,
-		FPHINT_TUNABLES(FPHINT_X_NAME)
-#undef FPHINT_X_NAME
-		"capture", "selection", "transport", "throttle", "enabled", "policy",
-	};
 	char path[128];
 
 	memset(s, 0, sizeof(*s));
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		snprintf(path, sizeof(path), FP "%s", names[i]);
+	for (size_t i = 0; i < sizeof(snapshot_files) / sizeof(snapshot_files[0]); i++) {
+		snprintf(path, sizeof(path), FP "%s", snapshot_files[i]);
 		read_str(path, s->v[i], sizeof(s->v[i]));
+	}
+}
+
+/* Write back what snap() saw: tunables, each stage's current name, enabled. */
+static inline void restore_config(const struct snapshot *s)
+{
+	char path[128], name[64];
+	const char *l, *r;
+
+	for (int i = 0; i < FPHINT_TUNABLE_NR + 5; i++) {
+		const char *val = s->v[i];
+
+		if (i >= FPHINT_TUNABLE_NR && i < FPHINT_TUNABLE_NR + 4) {
+			l = strchr(val, '[');
+			r = l ? strchr(l, ']') : NULL;
+			if (!r)
+				continue;
+			snprintf(name, sizeof(name), "%.*s", (int)(r - l - 1), l + 1);
+			val = name;
+		}
+		snprintf(path, sizeof(path), FP "%s", snapshot_files[i]);
+		write_str(path, val);
 	}
 }
 

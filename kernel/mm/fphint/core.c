@@ -100,7 +100,6 @@ static struct fphint_pass fphint_the_pass;
  */
 static struct {
 	u32 fail_every, timeout_every, timeout_ms, late_every, late_ms;
-	u32 seq;
 	u64 injected;
 } fphint_fault = { .timeout_ms = 200, .late_ms = 200 };
 
@@ -113,6 +112,7 @@ static struct {
  * until a discard shows again.  fphint_mutex.
  */
 #define FPHINT_CANARY		0x6670686e74636e79ULL	/* "fphntcny" */
+static u32 fphint_report_seq;	/* reports attempted; picks faults and canaries */
 static unsigned int fphint_void_strikes;
 static unsigned int fphint_void_level;
 
@@ -617,7 +617,7 @@ static bool fphint_extend_last(struct fphint_pass *pass, unsigned long pfn,
 
 static int fphint_inject(unsigned int *late_ms)
 {
-	u32 seq = ++fphint_fault.seq;
+	u32 seq = ++fphint_report_seq;
 	u32 fail = READ_ONCE(fphint_fault.fail_every);
 	u32 timeout = READ_ONCE(fphint_fault.timeout_every);
 	u32 late = READ_ONCE(fphint_fault.late_every);
@@ -646,13 +646,12 @@ static int fphint_inject(unsigned int *late_ms)
  */
 static bool fphint_may_check_host(struct fphint_transport *t)
 {
-	/* Only a transport that hands ranges to a host (not null). */
-	return t->prdev && !want_init_on_free() && !page_poisoning_enabled_static();
+	return t->to_host && !want_init_on_free() && !page_poisoning_enabled_static();
 }
 
 static struct page *fphint_canary_page(struct fphint_pass *pass)
 {
-	return sg_page(&pass->sgl[fphint_fault.seq % pass->nents]);
+	return sg_page(&pass->sgl[fphint_report_seq % pass->nents]);
 }
 
 static void fphint_canary_write(struct page *page)
@@ -988,6 +987,7 @@ int fphint_register_reporting_dev(struct page_reporting_dev_info *prdev,
 	dev->t.capacity = capacity;
 	dev->t.report = fphint_prdev_report;
 	dev->t.prdev = prdev;
+	dev->t.to_host = true;
 	mutex_lock(&fphint_mutex);
 	list_add(&dev->node, &fphint_devices);
 	mutex_unlock(&fphint_mutex);

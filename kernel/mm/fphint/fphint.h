@@ -66,6 +66,8 @@ struct fphint_transport {
 	int (*report)(struct fphint_transport *t, struct scatterlist *sgl,
 		      unsigned int nents);
 	struct page_reporting_dev_info *prdev;
+	/* Ranges reach a host that should discard them (not null). */
+	bool to_host;
 };
 
 struct fphint_throttle_ops {
