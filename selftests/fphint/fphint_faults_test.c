@@ -77,7 +77,7 @@ static int transport_is(const char *want)
 }
 
 FIXTURE(faults) {
-	char min_order[16], delay[16];
+	struct snapshot saved;
 	long free_before;
 	uint64_t injected_before;
 };
@@ -86,8 +86,7 @@ FIXTURE_SETUP(faults)
 {
 	ASSERT_EQ(0, access(DBG "faults_injected", R_OK)) TH_LOG("debugfs not mounted?");
 	ASSERT_EQ(0, write_str(FP "enabled", "1"));
-	ASSERT_EQ(0, read_str(FP "min_order", self->min_order, sizeof(self->min_order)));
-	ASSERT_EQ(0, read_str(FP "report_delay_ms", self->delay, sizeof(self->delay)));
+	snap(&self->saved);
 	/* Short passes: many reports, so every Nth comes round quickly. */
 	ASSERT_EQ(0, write_str(FP "report_delay_ms", "20"));
 	if (write_str(FP "transport", FPHINT_TRANSPORT_VIRTIO))
@@ -104,8 +103,7 @@ FIXTURE_TEARDOWN(faults)
 	write_str(DBG "timeout_ms", "200");
 	write_str(DBG "late_ms", "200");
 	write_str(FP "enabled", "1");
-	write_str(FP "min_order", self->min_order);
-	write_str(FP "report_delay_ms", self->delay);
+	restore_config(&self->saved);
 }
 
 /*

@@ -286,26 +286,8 @@ static void worker(int id, int cpu, double until, int out)
 /* ---- the test ------------------------------------------------------ */
 
 FIXTURE(integrity) {
-	char enabled[8], throttle[FPHINT_STAGE_NAME_MAX], transport[FPHINT_STAGE_NAME_MAX];
-	char tunable[NR_T][32];
-	int saved, restored;
+	struct snapshot saved;
 };
-
-static void restore(struct _test_data_integrity *self)
-{
-	char path[128];
-
-	if (!self->saved || self->restored)
-		return;
-	for (int t = 0; t < NR_T; t++) {
-		snprintf(path, sizeof(path), FP "%s", tfile[t]);
-		write_str(path, self->tunable[t]);
-	}
-	write_str(FP "throttle", self->throttle);
-	write_str(FP "transport", self->transport);
-	write_str(FP "enabled", self->enabled);
-	self->restored = 1;
-}
 
 FIXTURE_SETUP(integrity)
 {
@@ -313,14 +295,7 @@ FIXTURE_SETUP(integrity)
 
 	ASSERT_EQ(0, access(FP "enabled", F_OK));
 	tunable_minimums();
-	ASSERT_EQ(0, read_str(FP "enabled", self->enabled, sizeof(self->enabled)));
-	ASSERT_EQ(0, current_stage(FP "throttle", self->throttle, sizeof(self->throttle)));
-	ASSERT_EQ(0, current_stage(FP "transport", self->transport, sizeof(self->transport)));
-	for (int t = 0; t < NR_T; t++) {
-		snprintf(path, sizeof(path), FP "%s", tfile[t]);
-		ASSERT_EQ(0, read_str(path, self->tunable[t], sizeof(self->tunable[t])));
-	}
-	self->saved = 1;
+	snap(&self->saved);
 
 	/* Most aggressive: smallest order, no delay, nothing held back. */
 	ASSERT_EQ(0, write_str(FP "enabled", "1"));
@@ -341,7 +316,7 @@ FIXTURE_SETUP(integrity)
 
 FIXTURE_TEARDOWN(integrity)
 {
-	restore(self);
+	restore_config(&self->saved);
 }
 
 TEST_F_TIMEOUT(integrity, aggressive_hinting, 900)
@@ -402,7 +377,7 @@ TEST_F_TIMEOUT(integrity, aggressive_hinting, 900)
 	chk1 = stat_u64("host_checks");
 	skip1 = stat_u64("host_skipped");
 
-	restore(self);
+	restore_config(&self->saved);
 	isolated = wait_isolated_zero(10);
 
 	printf("# cpus=%d iterations=%llu regions_filled=%llu frees=%llu zero_checked_pages=%llu "

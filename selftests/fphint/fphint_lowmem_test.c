@@ -179,20 +179,18 @@ static struct run run_once(struct __test_metadata *_metadata, int enabled, int s
 }
 
 FIXTURE(lowmem) {
-	char min_order[16], delay[16];
+	struct snapshot saved;
 };
 
 FIXTURE_SETUP(lowmem)
 {
-	ASSERT_EQ(0, read_str(FP "min_order", self->min_order, sizeof(self->min_order)));
-	ASSERT_EQ(0, read_str(FP "report_delay_ms", self->delay, sizeof(self->delay)));
+	snap(&self->saved);
 }
 
 FIXTURE_TEARDOWN(lowmem)
 {
 	write_str(FP "enabled", "1");
-	write_str(FP "min_order", self->min_order);
-	write_str(FP "report_delay_ms", self->delay);
+	restore_config(&self->saved);
 }
 
 TEST_F_TIMEOUT(lowmem, near_oom_bursts, 300)
