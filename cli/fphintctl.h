@@ -33,17 +33,18 @@ struct stage_desc {
 };
 extern const struct stage_desc stages[STAGE_NR];
 
-enum key_kind { KEY_ENABLED, KEY_STAGE, KEY_TUNABLE };
+/* KEY_HOST_POLICY: access control, `set` only, never in a profile. */
+enum key_kind { KEY_ENABLED, KEY_HOST_POLICY, KEY_STAGE, KEY_TUNABLE };
 
 struct key_desc {
 	const char *name;
 	enum key_kind kind;
 	int idx;			/* enum stage or enum fphint_tunable */
-	uint32_t def, min, max;		/* KEY_ENABLED, KEY_TUNABLE */
+	uint32_t def, min, max;		/* KEY_ENABLED, KEY_HOST_POLICY, KEY_TUNABLE */
 };
 
-#define KEY_NR		(1 + STAGE_NR + FPHINT_TUNABLE_NR)
-#define KEY_TUNABLE0	(1 + STAGE_NR)
+#define KEY_NR		(2 + STAGE_NR + FPHINT_TUNABLE_NR)
+#define KEY_TUNABLE0	(2 + STAGE_NR)
 extern const struct key_desc keys[KEY_NR];
 extern const char *const stat_names[FPHINT_STAT_NR];
 
@@ -90,6 +91,9 @@ struct fphint_config {
 	bool has_enabled;
 	uint8_t enabled;
 	char policy[FPHINT_POLICY_NAME_MAX];
+	char policy_source[FPHINT_POLICY_NAME_MAX];
+	bool has_host_policy;
+	uint8_t host_policy;
 	char stage[STAGE_NR][FPHINT_STAGE_NAME_MAX];
 	bool has_tunable[FPHINT_TUNABLE_NR];
 	uint32_t tunable[FPHINT_TUNABLE_NR];

@@ -109,6 +109,14 @@ int parse_config(const struct nlmsghdr *nlh, struct fphint_config *cfg)
 	}
 	if (tb[FPHINT_A_POLICY])
 		err |= get_str(tb[FPHINT_A_POLICY], cfg->policy, sizeof(cfg->policy));
+	if (tb[FPHINT_A_POLICY_SOURCE])
+		err |= get_str(tb[FPHINT_A_POLICY_SOURCE], cfg->policy_source,
+			       sizeof(cfg->policy_source));
+	if (tb[FPHINT_A_HOST_POLICY]) {
+		err |= get_uint(tb[FPHINT_A_HOST_POLICY], &v);
+		cfg->has_host_policy = true;
+		cfg->host_policy = v;
+	}
 	for (int i = 0; i < STAGE_NR; i++)
 		if (tb[stages[i].attr])
 			err |= get_str(tb[stages[i].attr], cfg->stage[i], sizeof(cfg->stage[i]));
@@ -259,6 +267,9 @@ struct nl_msg *fnl_build(struct fnl *nl, int cmd, const char *policy,
 		switch (d->kind) {
 		case KEY_ENABLED:
 			err |= nla_put_u8(msg, FPHINT_A_ENABLED, s->num[k]);
+			break;
+		case KEY_HOST_POLICY:
+			err |= nla_put_u8(msg, FPHINT_A_HOST_POLICY, s->num[k]);
 			break;
 		case KEY_STAGE:
 			err |= nla_put_string(msg, stages[d->idx].attr, s->str[k]);

@@ -434,6 +434,8 @@ static int policy_show(const char *arg)
 	for (int k = 0; k < KEY_NR; k++) {
 		const struct key_desc *d = &keys[k];
 
+		if (d->kind == KEY_HOST_POLICY)
+			continue;
 		if (p.set.given[k])
 			show_value(&p.set, k);
 		else if (d->kind == KEY_STAGE && d->idx == STAGE_TRANSPORT)

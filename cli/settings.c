@@ -38,6 +38,7 @@ const struct stage_desc stages[STAGE_NR] = {
 const struct key_desc keys[KEY_NR] = {
 	/* set-policy turns fphint on unless the profile says otherwise */
 	{ "enabled", KEY_ENABLED, 0, 1, 0, 1 },
+	{ "host_policy", KEY_HOST_POLICY, 0, FPHINT_HOST_POLICY_DEFAULT, 0, 1 },
 	{ "capture", KEY_STAGE, STAGE_CAPTURE, 0, 0, 0 },
 	{ "selection", KEY_STAGE, STAGE_SELECTION, 0, 0, 0 },
 	{ "transport", KEY_STAGE, STAGE_TRANSPORT, 0, 0, 0 },
@@ -139,8 +140,13 @@ int settings_add(struct settings *s, const char *key, const char *val, int line,
 		snprintf(err, errlen, "empty value");
 		return -1;
 	}
+	if (d->kind == KEY_HOST_POLICY && line) {
+		snprintf(err, errlen, "host_policy is the guest's own switch, not part of a policy");
+		return -1;
+	}
 	switch (d->kind) {
 	case KEY_ENABLED:
+	case KEY_HOST_POLICY:
 		if (strcmp(val, "0") && strcmp(val, "1")) {
 			snprintf(err, errlen, "'%s' is not 0 or 1", val);
 			return -1;

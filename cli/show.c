@@ -35,6 +35,10 @@ void show_config(const struct fphint_config *cfg, bool with_avail)
 		print_kv_uint(PRINT_ANY, "enabled", cfg->enabled);
 	if (cfg->policy[0])
 		print_kv_string(PRINT_ANY, "policy", cfg->policy);
+	if (cfg->policy_source[0])
+		print_kv_string(PRINT_ANY, "policy_source", cfg->policy_source);
+	if (cfg->has_host_policy)
+		print_kv_uint(PRINT_ANY, "host_policy", cfg->host_policy);
 	for (int i = 0; i < STAGE_NR; i++) {
 		if (!cfg->stage[i][0])
 			continue;

@@ -152,6 +152,9 @@ expect 1 "Error: $P/inline.policy:1: min_order: '3 # big blocks' is not a decima
 profile enabled 'enabled = yes\n'
 expect 1 "Error: $P/enabled.policy:1: enabled: 'yes' is not 0 or 1" "profile: enabled not 0/1" -- \
 	"$F" set-policy "$P/enabled.policy"
+profile hostpol 'host_policy = 0\n'
+expect 1 "Error: $P/hostpol.policy:1: host_policy: host_policy is the guest's own switch, not part of a policy" \
+	"profile: host_policy refused" -- "$F" set-policy "$P/hostpol.policy"
 profile stage 'selection = zone sort\n'
 expect 1 "Error: $P/stage.policy:1: selection: 'zone sort' is not a stage name ([a-z0-9][a-z0-9_-]*, at most 15 characters)" \
 	"profile: stage name syntax" -- "$F" set-policy "$P/stage.policy"

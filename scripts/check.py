@@ -284,6 +284,152 @@ def suite_faults(accel, logdir):
     check_console(g, "faults")
 
 
+def wait_seen(g, prefix, timeout):
+    """Wait until the running guest @g printed a line starting with @prefix."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and g.proc.poll() is None:
+        if g.seen(prefix):
+            return True
+        time.sleep(0.1)
+    return g.seen(prefix)
+
+
+BALLOON = {"driver": "virtio-balloon-pci", "id": "balloon0", "free-page-reporting": True}
+
+
+def balloon_present(g):
+    return any(p["name"] == "balloon0"
+               for p in vm.qmp(g, "qom-list", path="/machine/peripheral"))
+
+
+def balloon_plug(g, on, timeout=30):
+    """device_add / device_del the balloon over QMP; True once QEMU has it
+    (or, for an unplug, once the guest has ejected it)."""
+    if on:
+        vm.qmp(g, "device_add", _args=BALLOON)
+    else:
+        vm.qmp(g, "device_del", id="balloon0")
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and balloon_present(g) != on:
+        time.sleep(0.2)
+    return balloon_present(g) == on
+
+
+def last_word(g, tag):
+    """The value of the last "@@TAG VALUE" line, or "missing"."""
+    words = [t.split()[1] for _, t in g.lines if t.startswith(f"@@{tag} ") and len(t.split()) > 1]
+    return words[-1] if words else "missing"
+
+
+# TAINT_TEST: KUnit ran at boot.  Any other bit (TAINT_BAD_PAGE, WARN...) fails.
+TAINT_TEST = 1 << 18
+
+
+def runtime_checks(g, label):
+    report(g.seen("@@DONE rc=0"), f"{label}: guest scenario ran to the end")
+    tainted = last_word(g, "TAINTED")
+    report(tainted.isdigit() and int(tainted) & ~TAINT_TEST == 0,
+           f"{label}: kernel not tainted beyond KUnit's TAINT_TEST (/proc/sys/kernel/tainted {tainted})")
+    check_console(g, label)
+
+
+def suite_runtime(accel, logdir):
+    """fphint enabled at runtime after a fphint.enabled=0 boot, through
+    sysfs and through netlink, with and without a balloon: no bad page
+    state, no taint, and with a balloon it takes the device over from stock
+    page_reporting and the memory freed afterwards leaves QEMU's RSS."""
+    for via in ("sysfs", "netlink"):
+        for profile in ("reporting", "none"):
+            label = f"runtime ({via}, {'balloon' if profile == 'reporting' else 'no balloon'})"
+            with open(os.path.join(logdir, f"runtime-{via}-{profile}.log"), "w") as log:
+                g = vm.boot("runtime", accel, 300, log=log, profile=profile,
+                            append=f"fphint.enabled=0 fphint.via={via}")
+            en = tagged(g, "ENABLE")
+            want = "virtio" if profile == "reporting" else "null"
+            report(en.get("rc") == "0" and en.get("enabled") == "1" and en.get("transport") == want,
+                   f"{label}: enable accepted, transport {en.get('transport')} (want {want})")
+            report(tagged(g, "VERIFY").get("rc") == "0", f"{label}: memory verified after enable")
+            if profile == "reporting":
+                burst_checks(g, "stock", 0.40, 10, f"{label}: stock page_reporting before enable")
+                burst_checks(g, "fphint", 0.90, 10, f"{label}: after enable")
+                report(any("taken over from page_reporting" in t for _, t in g.lines),
+                       f"{label}: fphint took the device over from page_reporting")
+            runtime_checks(g, label)
+
+
+def suite_hotplug(accel, logdir):
+    """No balloon at boot (null transport), then device_add: memory freed
+    before the plug must leave QEMU's RSS; device_del: back to null."""
+    with open(os.path.join(logdir, "hotplug.log"), "w") as log:
+        g = vm.Guest("hotplug", accel, profile="none", qmp=True, log=log).start()
+        try:
+            ok = wait_seen(g, "@@EVENT plug-me", 120)
+            report(ok, "hotplug: guest freed 512 MiB through null")
+            base = vm.qemu_rss_kib(g.proc.pid) if ok else None
+            report(ok and balloon_plug(g, True), "hotplug: device_add virtio-balloon-pci")
+            ok = wait_seen(g, "@@EVENT unplug-me", 60)
+            low = min((kib for t, kib in g.rss), default=None)
+            if base and low is not None:
+                frac = (base - low) * 1024 / (512 << 20)
+                report(frac >= 0.80, f"hotplug: {frac:.0%} of the 512 MiB freed before the plug "
+                       f"left QEMU RSS after it (need >= 80%)")
+            else:
+                report(False, "hotplug: RSS samples found")
+            report(ok and balloon_plug(g, False), "hotplug: device_del ejected by the guest")
+        finally:
+            g.wait(120)
+    tr = [t.split()[1] for _, t in g.lines if t.startswith("@@TRANSPORT ")]
+    report(tr == ["virtio", "null"], f"hotplug: transport virtio after the plug, null after the unplug ({tr})")
+    report(last_word(g, "ISOLATED") == "0", "hotplug: nothing isolated at the end")
+    runtime_checks(g, "hotplug")
+
+
+def suite_storm_hotplug(accel, logdir):
+    """The switch storm in a guest booted with fphint.enabled=0, while the
+    host unplugs and plugs the balloon over QMP every few seconds."""
+    cycles = 0
+    with open(os.path.join(logdir, "storm-hotplug.log"), "w") as log:
+        g = vm.Guest("storm", accel, qmp=True, log=log, append="fphint.enabled=0").start()
+        try:
+            if wait_seen(g, "@@EVENT storm-start", 120):
+                present = True
+                while not g.seen("@@EVENT storm-end") and g.proc.poll() is None:
+                    time.sleep(3)
+                    if g.seen("@@EVENT storm-end"):
+                        break
+                    if balloon_plug(g, not present):
+                        present = not present
+                        cycles += present
+                if not present:
+                    balloon_plug(g, True)
+        finally:
+            g.wait(budget(400, storm=2))
+    report(cycles >= 3, f"storm-hotplug: balloon unplugged and plugged {cycles} times during the storm")
+    report("storm" in parse_tap(g), "storm-hotplug: storm results present")
+    storm = tagged(g, "STORM")
+    if storm:
+        figures["storm (fphint.enabled=0 boot, hotplug)"] = (
+            f"{storm.get('switches')} switches, {storm.get('pages_verified')} pages verified, "
+            f"{cycles} unplug/plug cycles")
+    runtime_checks(g, "storm-hotplug")
+
+
+def suite_initfail(accel, logdir):
+    """fphint_init() failing at each step unwinds, and the balloon falls
+    back to stock page_reporting."""
+    for step in (1, 2, 3):
+        label = f"initfail (step {step})"
+        with open(os.path.join(logdir, f"initfail-{step}.log"), "w") as log:
+            g = vm.boot("initfail", accel, 300, log=log, append=f"fphint.fail_init={step}")
+        st = tagged(g, "INITFAIL")
+        report(st.get("sysfs") == "absent" and st.get("netlink") == "absent",
+               f"{label}: no half-initialised interface left ({st})")
+        report(any("initialisation failed" in t for _, t in g.lines),
+               f"{label}: the failure is logged")
+        burst_checks(g, "stock", 0.40, 12, f"{label}: stock page_reporting returns memory")
+        runtime_checks(g, label)
+
+
 def suite_lowmem(accel, logdir):
     with open(os.path.join(logdir, "lowmem.log"), "w") as log:
         g = vm.boot("lowmem", accel, budget(600, lowmem=2), log=log)
@@ -621,14 +767,17 @@ def main():
     accel, why = vm.pick_accel()
     print(f"# accelerator: {accel.upper()} ({why})", flush=True)
     print(f"# kernel: {vm.VMLINUX}", flush=True)
-    only = sys.argv[1:] or ["static", "selftest", "cli", "faults", "lowmem", "hostcheck",
+    only = sys.argv[1:] or ["static", "selftest", "runtime", "hotplug", "storm-hotplug",
+                            "initfail", "cli", "faults", "lowmem", "hostcheck",
                             "integrity", "peer", "e2e", "upstream", "bench-quick"]
     if "static" in only:
         suite_static()
         suite_netlink_spec()
         suite_cli_local()
     curves = {}
-    for name, suite in (("selftest", suite_selftest), ("cli", suite_cli),
+    for name, suite in (("selftest", suite_selftest), ("runtime", suite_runtime),
+                        ("hotplug", suite_hotplug), ("storm-hotplug", suite_storm_hotplug),
+                        ("initfail", suite_initfail), ("cli", suite_cli),
                         ("faults", suite_faults), ("lowmem", suite_lowmem),
                         ("hostcheck", suite_hostcheck), ("integrity", suite_integrity),
                         ("peer", suite_peer)):

@@ -99,7 +99,20 @@ static void worker(int id, double until, int out)
 	exit(0);
 }
 
-/* One random change; returns 1 if it was accepted. */
+/* Is @name among the transports now available? */
+static int transport_listed(const char *name)
+{
+	char buf[256], *tok, *save;
+
+	if (read_str(FP "transport", buf, sizeof(buf)))
+		return 0;
+	for (tok = strtok_r(buf, " []\n", &save); tok; tok = strtok_r(NULL, " []\n", &save))
+		if (!strcmp(tok, name))
+			return 1;
+	return 0;
+}
+
+/* One random change; returns 1 if it was accepted (or refused for a device gone). */
 static int switch_once(unsigned int *seed)
 {
 	char path[128], val[32];
@@ -109,8 +122,14 @@ static int switch_once(unsigned int *seed)
 		return !write_str(FP "capture", capture[rand_r(seed) % 2]);
 	if (r < 4)
 		return !write_str(FP "selection", selection[rand_r(seed) % 2]);
-	if (r < 5)
-		return !write_str(FP "transport", transport[rand_r(seed) % 2]);
+	if (r < 5) {
+		const char *t = transport[rand_r(seed) % 2];
+
+		if (!write_str(FP "transport", t))
+			return 1;
+		/* The host may have unplugged the balloon (check.py storm-hotplug). */
+		return !transport_listed(t);
+	}
 	if (r < 7)
 		return !write_str(FP "throttle", throttle[rand_r(seed) % 3]);
 	if (r < 8)

@@ -185,6 +185,32 @@ static inline void restore_config(const struct snapshot *s)
 	}
 }
 
+/*
+ * Free memory marked reported (a host discarded it), all zones, in pages:
+ * the reported_free_pages of every zone in `fphintctl -j stats`; -1 when
+ * it cannot be read.
+ */
+static inline long reported_free_pages(void)
+{
+	static const char key[] = "\"reported_free_pages\":";
+	char buf[8192], *p;
+	long sum = 0, n = 0;
+	FILE *f = popen("fphintctl -j stats 2>/dev/null", "r");
+	size_t len;
+
+	if (!f)
+		return -1;
+	len = fread(buf, 1, sizeof(buf) - 1, f);
+	pclose(f);
+	buf[len] = 0;
+	for (p = strstr(buf, key); p; p = strstr(p, key)) {
+		p += sizeof(key) - 1;
+		sum += strtol(p, &p, 10);
+		n++;
+	}
+	return n ? sum : -1;
+}
+
 #ifdef __KSELFTEST_HARNESS_H
 /*
  * Allocate, touch and free @mib MiB: at least a quarter of it reported,

@@ -13,10 +13,9 @@
 #include <linux/jump_label.h>
 #include <linux/mmzone.h>
 #include <linux/page-isolation.h>
+#include <linux/page_reporting.h>
 #include <linux/percpu.h>
 #include <uapi/linux/fphint.h>
-
-struct page_reporting_dev_info;
 
 #ifdef CONFIG_FPHINT
 struct fphint_stats {
@@ -24,7 +23,8 @@ struct fphint_stats {
 };
 DECLARE_PER_CPU(struct fphint_stats, fphint_stats);
 DECLARE_STATIC_KEY_FALSE(fphint_free_hook);
-extern unsigned int fphint_capture_min_order;
+/* The tunables, indexed by enum fphint_tunable; written under fphint's config lock. */
+extern unsigned int fphint_tunables[FPHINT_TUNABLE_NR];
 
 /*
  * Per-zone figures, indexed by fphint_zone_id(), allocated by fphint_init().
@@ -66,7 +66,7 @@ static __always_inline void fphint_notify_free(struct zone *zone,
 	/* Isolated and CMA blocks are not ours to take. */
 	if (unlikely(is_migrate_isolate(mt) || is_migrate_cma(mt)))
 		return;
-	if (order < READ_ONCE(fphint_capture_min_order)) {
+	if (order < READ_ONCE(fphint_tunables[FPHINT_TUNABLE_MIN_ORDER])) {
 		this_cpu_inc(fphint_stats.cnt[FPHINT_STAT_BELOW_ORDER]);
 		return;
 	}
@@ -98,30 +98,52 @@ static __always_inline void fphint_note_unreported(struct zone *zone,
 		fphint_zstats[fphint_zone_id(zone)].reported_free -= 1UL << order;
 }
 
-/*
- * Reporting devices (virtio-balloon) call these instead of
- * page_reporting_register()/unregister(): with fphint enabled at boot the
- * device becomes the fphint transport @name, otherwise it goes to the
- * stock page_reporting code unchanged.
+/**
+ * fphint_register_reporting_dev - register a free page reporting device
+ * @prdev: the device, as page_reporting_register() takes it
+ * @name: transport name the device appears under (e.g. "virtio")
+ * @capacity: most ranges one report may carry
+ *
+ * Reporting devices (virtio-balloon) call this instead of
+ * page_reporting_register(), once the device can take reports.  The device
+ * becomes the fphint transport @name.  Until fphint is first enabled (a
+ * boot with fphint.enabled=0) it is also handed to the stock page_reporting
+ * code, which keeps it until fphint is enabled at runtime.  One device at a
+ * time, like page_reporting.
+ *
+ * Return: 0, -EBUSY when a device is already registered, or another -errno.
  */
-bool fphint_owns_reporting(void);
 int fphint_register_reporting_dev(struct page_reporting_dev_info *prdev,
 				  const char *name, unsigned int capacity);
+/**
+ * fphint_unregister_reporting_dev - the device goes away
+ * @prdev: as registered; a device never registered is ignored
+ *
+ * Stops a pass at its next batch and waits for the report in flight; on
+ * return fphint no longer uses @prdev.
+ */
 void fphint_unregister_reporting_dev(struct page_reporting_dev_info *prdev);
+int fphint_apply_host_policy(const char *text, size_t len);
 #else
 static inline void fphint_notify_free(struct zone *zone, unsigned long pfn,
 				      unsigned int order, int mt) { }
 static inline void fphint_note_alloc(struct page *page, unsigned int order) { }
 static inline void fphint_note_unreported(struct zone *zone, unsigned int order) { }
-static inline bool fphint_owns_reporting(void) { return false; }
 static inline int
 fphint_register_reporting_dev(struct page_reporting_dev_info *prdev,
 			      const char *name, unsigned int capacity)
 {
-	return -ENODEV;
+	return page_reporting_register(prdev);
 }
 static inline void
-fphint_unregister_reporting_dev(struct page_reporting_dev_info *prdev) { }
+fphint_unregister_reporting_dev(struct page_reporting_dev_info *prdev)
+{
+	page_reporting_unregister(prdev);
+}
+static inline int fphint_apply_host_policy(const char *text, size_t len)
+{
+	return -EOPNOTSUPP;
+}
 #endif
 
 #endif /* _LINUX_FPHINT_H */

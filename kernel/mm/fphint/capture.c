@@ -38,11 +38,18 @@ struct fphint_pcp {
 static DEFINE_PER_CPU(struct fphint_pcp, fphint_pcp);
 
 /*
- * Set when the free path had to drop an entry: the next pass follows the
- * buffers with a scan of the free lists, so a burst larger than the
- * buffers is still reported in full, only later.
+ * Set when the free path had to drop an entry, or when the core asks for
+ * it (fphint_capture_rescan()): the next pass follows the buffers with a
+ * scan of the free lists, so a burst larger than the buffers, or memory
+ * freed before fphint was enabled, is still reported in full, only later.
  */
-static bool fphint_overflowed;
+static bool fphint_scan_wanted;
+
+void fphint_capture_rescan(void)
+{
+	if (!READ_ONCE(fphint_scan_wanted))
+		WRITE_ONCE(fphint_scan_wanted, true);
+}
 
 static unsigned long *scan_collect(struct fphint_pass *pass, unsigned int *nr);
 
@@ -107,17 +114,20 @@ static void percpu_notify_free(struct zone *zone, unsigned long pfn,
 	lockdep_assert_held(&zone->lock);
 	spin_lock(&p->lock);
 	nr = p->nr;
+	/*
+	 * Full: the worker is behind; a scan will find the block later.
+	 * Checked before the seen filter, which must only hold regions that
+	 * really are in the buffer.
+	 */
+	if (nr >= p->cap) {
+		spin_unlock(&p->lock);
+		fphint_capture_rescan();
+		fphint_count(FPHINT_STAT_DROPPED, 1);
+		return;
+	}
 	if (fphint_capture_seen(p->seen, region)) {
 		spin_unlock(&p->lock);
 		fphint_count(FPHINT_STAT_DUPLICATES, 1);
-		return;
-	}
-	if (nr >= p->cap) {
-		/* The worker is behind; a scan will find the block later. */
-		spin_unlock(&p->lock);
-		if (!READ_ONCE(fphint_overflowed))
-			WRITE_ONCE(fphint_overflowed, true);
-		fphint_count(FPHINT_STAT_DROPPED, 1);
 		return;
 	}
 	p->cur[nr] = region;
@@ -134,12 +144,15 @@ static void percpu_notify_free(struct zone *zone, unsigned long pfn,
 		fphint_kick(false);
 }
 
-/* After the buffers: the overflow scan, if a free was dropped (or one runs). */
+/*
+ * After the buffers: the scan, if one was asked for or is under way.  Also
+ * while the churn backoff is engaged: the backoff already spaces the
+ * passes out, and what was dropped must not wait for the churn to end.
+ */
 static unsigned long *percpu_collect_overflow(struct fphint_pass *pass,
 					      unsigned int *nr)
 {
-	if (pass->zone_cursor ||
-	    (!pass->backoff && xchg(&fphint_overflowed, false)))
+	if (pass->zone_cursor || xchg(&fphint_scan_wanted, false))
 		return scan_collect(pass, nr);
 	return NULL;
 }
@@ -194,7 +207,7 @@ static unsigned long *percpu_collect(struct fphint_pass *pass,
 /* Regions held back, or an overflow scan put off by churn: come back later. */
 static bool percpu_pending(void)
 {
-	return fphint_nr_pending || READ_ONCE(fphint_overflowed);
+	return fphint_nr_pending || READ_ONCE(fphint_scan_wanted);
 }
 
 static void percpu_flush(void)
@@ -281,6 +294,25 @@ nomem:
 	return i ? 0 : -ENOMEM;
 }
 
+/* Undo fphint_capture_init() (fphint_init() failed later on). */
+void fphint_capture_exit(void)
+{
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		struct fphint_pcp *p = per_cpu_ptr(&fphint_pcp, cpu);
+
+		kvfree(p->cur);
+		kvfree(p->spare);
+		p->cur = p->spare = NULL;
+		p->nr = p->cap = 0;
+	}
+	kvfree(fphint_pending);
+	kvfree(fphint_fresh);
+	fphint_pending = fphint_fresh = NULL;
+	fphint_nr_pending = fphint_agg_cap = 0;
+}
+
 int fphint_capture_init(void)
 {
 	int cpu;
@@ -338,7 +370,7 @@ static unsigned long *scan_collect(struct fphint_pass *pass, unsigned int *nr)
 						continue;
 					if (n == FPHINT_SCAN_CHUNK) {
 						pass->more = true;
-						WRITE_ONCE(fphint_overflowed, true);
+						fphint_capture_rescan();
 						goto full;
 					}
 					fphint_scan_buf[n++] = page_to_pfn(page);

@@ -25,7 +25,6 @@
 
 DEFINE_PER_CPU(struct fphint_stats, fphint_stats);
 DEFINE_STATIC_KEY_FALSE(fphint_free_hook);
-unsigned int fphint_capture_min_order __read_mostly;
 DEFINE_STATIC_KEY_FALSE(fphint_reported_free_key);
 struct fphint_zone_stats *fphint_zstats;
 
@@ -76,10 +75,39 @@ static char fphint_transport_want[FPHINT_STAGE_NAME_MAX] = FPHINT_TRANSPORT_DEFA
 
 /* The policy last applied, "custom" once changed since; fphint_stage_mutex. */
 static char fphint_policy[FPHINT_POLICY_NAME_MAX] = FPHINT_POLICY_DEFAULT;
+/* Who changed it last; fphint_stage_mutex. */
+static enum fphint_source fphint_source;
+static const char * const fphint_source_names[] = {
+	[FPHINT_SRC_DEFAULT] = FPHINT_SOURCE_DEFAULT,
+	[FPHINT_SRC_LOCAL] = FPHINT_SOURCE_LOCAL,
+	[FPHINT_SRC_HOST] = FPHINT_SOURCE_HOST,
+};
+/*
+ * May the host set policy (fphint_apply_host_policy())?  On by default:
+ * the device feature that carries it is off unless the host operator turns
+ * it on, and a host that can balloon memory away gains nothing it lacks
+ * from tuning hinting.  Guests that want only local control say
+ * fphint.host_policy=0 (then not even a policy waiting at probe applies)
+ * or write 0 at runtime.
+ */
+static bool fphint_host_policy = FPHINT_HOST_POLICY_DEFAULT;
 
 /* fphint.enabled= on the command line: 0 leaves devices to page_reporting. */
 static bool fphint_boot_enabled = true;
 static bool fphint_enabled;
+/*
+ * fphint owns PageReported and the reporting device from its first enable
+ * on (at boot, or at runtime after a fphint.enabled=0 boot) and never hands
+ * them back: a disable only pauses it.  fphint_mutex.
+ */
+static bool fphint_owner;
+/*
+ * Memory went through a transport that reaches no host (null), or a host
+ * kept it: it was put back unmarked, and percpu capture will not see it
+ * again until it is freed anew.  The next transport that reaches a host
+ * starts with a scan of the free lists.  fphint_mutex.
+ */
+static bool fphint_unsent;
 
 /* Pass delay is report_delay_ms << fphint_backoff; see fphint_backoff_step(). */
 static unsigned int fphint_backoff;
@@ -91,7 +119,9 @@ static struct workqueue_struct *fphint_wq;
 static void fphint_worker(struct work_struct *work);
 static DECLARE_DELAYED_WORK(fphint_work, fphint_worker);
 static struct fphint_pass fphint_the_pass;
+static void fphint_rearm(void);
 
+#ifdef CONFIG_FPHINT_FAULT_INJECTION
 /*
  * Fault injection for tests (debugfs, Documentation/mm/fphint.rst): every
  * Nth report fails at once, or fails after timeout_ms as a transport that
@@ -101,7 +131,21 @@ static struct fphint_pass fphint_the_pass;
 static struct {
 	u32 fail_every, timeout_every, timeout_ms, late_every, late_ms;
 	u64 injected;
+	/* The churn backoff never below this level: churn on demand. */
+	u32 backoff_min;
 } fphint_fault = { .timeout_ms = 200, .late_ms = 200 };
+
+static unsigned int fphint_fault_backoff(unsigned int level)
+{
+	return max_t(unsigned int, level,
+		     min_t(u32, READ_ONCE(fphint_fault.backoff_min), FPHINT_BACKOFF_MAX));
+}
+#else
+static inline unsigned int fphint_fault_backoff(unsigned int level)
+{
+	return level;
+}
+#endif
 
 /*
  * Did the host really discard?  A host may acknowledge a report and keep
@@ -124,11 +168,46 @@ static int __init fphint_setup_enabled(char *s)
 }
 __setup("fphint.enabled=", fphint_setup_enabled);
 
-bool fphint_owns_reporting(void)
+static int __init fphint_setup_host_policy(char *s)
 {
-	return fphint_boot_enabled;
+	if (kstrtobool(s, &fphint_host_policy))
+		pr_warn("ignoring invalid fphint.host_policy=%s\n", s);
+	return 1;
 }
-EXPORT_SYMBOL_GPL(fphint_owns_reporting);
+__setup("fphint.host_policy=", fphint_setup_host_policy);
+
+bool fphint_host_policy_allowed(void)
+{
+	return READ_ONCE(fphint_host_policy);
+}
+
+const char *fphint_policy_source(void)
+{
+	return fphint_source_names[READ_ONCE(fphint_source)];
+}
+
+#ifdef CONFIG_FPHINT_FAULT_INJECTION
+/* fphint.fail_init=N: step N of fphint_init() fails, to test its unwinding. */
+static unsigned int fphint_fail_init_step;
+
+static int __init fphint_setup_fail_init(char *s)
+{
+	if (kstrtouint(s, 0, &fphint_fail_init_step))
+		pr_warn("ignoring invalid fphint.fail_init=%s\n", s);
+	return 1;
+}
+__setup("fphint.fail_init=", fphint_setup_fail_init);
+
+static int __init fphint_fail_init(unsigned int step)
+{
+	return step == fphint_fail_init_step ? -ENOMEM : 0;
+}
+#else
+static inline int fphint_fail_init(unsigned int step)
+{
+	return 0;
+}
+#endif
 
 /* ---- stage registry ------------------------------------------------- */
 
@@ -177,6 +256,10 @@ static void fphint_make_current(enum fphint_kind kind, struct fphint_stage *s)
 		break;
 	case FPHINT_KIND_TRANSPORT:
 		fphint_transport_cur = container_of(s, struct fphint_transport, stage);
+		if (fphint_transport_cur->to_host && fphint_unsent) {
+			fphint_unsent = false;
+			fphint_capture_rescan();
+		}
 		break;
 	case FPHINT_KIND_THROTTLE:
 		fphint_throttle = container_of(s, struct fphint_throttle_ops, stage);
@@ -193,11 +276,11 @@ static void fphint_make_current(enum fphint_kind kind, struct fphint_stage *s)
  * device transport coming or going can change the current one: that is a
  * configuration change like any other, and listeners hear of it.
  */
-void fphint_register_stage(enum fphint_kind kind, struct fphint_stage *s)
+/* fphint_config_lock() held; true when the current stage changed. */
+static bool __fphint_register_stage(enum fphint_kind kind, struct fphint_stage *s)
 {
 	bool changed = false;
 
-	fphint_config_lock();
 	mutex_lock(&fphint_stage_mutex);
 	list_add_tail(&s->node, &fphint_stages[kind]);
 	if (!fphint_cur[kind] ||
@@ -207,16 +290,13 @@ void fphint_register_stage(enum fphint_kind kind, struct fphint_stage *s)
 		changed = true;
 	}
 	mutex_unlock(&fphint_stage_mutex);
-	fphint_config_unlock();
-	if (changed)
-		fphint_nl_notify_config();
+	return changed;
 }
 
-void fphint_unregister_stage(enum fphint_kind kind, struct fphint_stage *s)
+static bool __fphint_unregister_stage(enum fphint_kind kind, struct fphint_stage *s)
 {
 	bool changed = false;
 
-	fphint_config_lock();
 	mutex_lock(&fphint_stage_mutex);
 	list_del(&s->node);
 	/* Only device transports go away; fall back to the first (null). */
@@ -226,6 +306,26 @@ void fphint_unregister_stage(enum fphint_kind kind, struct fphint_stage *s)
 		changed = true;
 	}
 	mutex_unlock(&fphint_stage_mutex);
+	return changed;
+}
+
+void fphint_register_stage(enum fphint_kind kind, struct fphint_stage *s)
+{
+	bool changed;
+
+	fphint_config_lock();
+	changed = __fphint_register_stage(kind, s);
+	fphint_config_unlock();
+	if (changed)
+		fphint_nl_notify_config();
+}
+
+void fphint_unregister_stage(enum fphint_kind kind, struct fphint_stage *s)
+{
+	bool changed;
+
+	fphint_config_lock();
+	changed = __fphint_unregister_stage(kind, s);
 	fphint_config_unlock();
 	if (changed)
 		fphint_nl_notify_config();
@@ -248,8 +348,9 @@ void fphint_config_unlock(void)
 {
 	mutex_unlock(&fphint_mutex);
 	atomic_dec(&fphint_abort);
+	/* A changed delay applies to the pass already waiting, too. */
 	if (READ_ONCE(fphint_enabled))
-		fphint_kick(false);
+		fphint_rearm();
 }
 
 bool fphint_is_enabled(void)
@@ -257,11 +358,18 @@ bool fphint_is_enabled(void)
 	return READ_ONCE(fphint_enabled);
 }
 
+static void fphint_take_ownership(void);
+
 /* Called with fphint_mutex held. */
 static void __fphint_set_enabled(bool on)
 {
 	if (on == fphint_enabled)
 		return;
+	if (on && !fphint_owner) {
+		fphint_take_ownership();
+		/* What was freed before is not in any capture buffer. */
+		fphint_capture_rescan();
+	}
 	WRITE_ONCE(fphint_enabled, on);
 	if (on) {
 		static_branch_enable(&fphint_free_hook);
@@ -277,6 +385,8 @@ void fphint_config_init(struct fphint_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->enabled = -1;
+	cfg->host_policy = -1;
+	cfg->source = FPHINT_SRC_LOCAL;
 	cfg->bad_stage = -1;
 	cfg->bad_tunable = -1;
 }
@@ -339,6 +449,11 @@ int fphint_apply(struct fphint_config *cfg)
 
 	fphint_config_lock();
 	mutex_lock(&fphint_stage_mutex);
+	/* Checked under the lock: a switch turned off just now holds. */
+	if (cfg->source == FPHINT_SRC_HOST && !fphint_host_policy) {
+		err = -EPERM;
+		goto out;
+	}
 	for (i = 0; i < FPHINT_KIND_NR; i++) {
 		if (!cfg->stage[i])
 			continue;
@@ -375,8 +490,6 @@ int fphint_apply(struct fphint_config *cfg)
 			continue;
 		WRITE_ONCE(fphint_tunables[i], cfg->tunable[i]);
 		changed = true;
-		if (i == FPHINT_TUNABLE_MIN_ORDER)
-			WRITE_ONCE(fphint_capture_min_order, cfg->tunable[i]);
 		if (i == FPHINT_TUNABLE_RATELIMIT_MIB_S && fphint_throttle->reset)
 			fphint_throttle->reset();
 	}
@@ -389,6 +502,13 @@ int fphint_apply(struct fphint_config *cfg)
 		changed = true;
 	} else if (changed) {
 		strscpy(fphint_policy, FPHINT_POLICY_CUSTOM, sizeof(fphint_policy));
+	}
+	if (changed || toggled)
+		WRITE_ONCE(fphint_source, cfg->source);
+	/* Access control, not policy: neither "custom" nor a new source. */
+	if (cfg->host_policy >= 0 && cfg->host_policy != fphint_host_policy) {
+		WRITE_ONCE(fphint_host_policy, cfg->host_policy);
+		toggled = true;
 	}
 out:
 	mutex_unlock(&fphint_stage_mutex);
@@ -445,7 +565,7 @@ static unsigned int fphint_backoff_now(void)
 		idle -= 2 * msecs_to_jiffies(base << level);
 		level--;
 	}
-	return level;
+	return fphint_fault_backoff(level);
 }
 
 unsigned int fphint_delay_now_ms(void)
@@ -469,6 +589,24 @@ void fphint_kick(bool now)
 	else if (!delayed_work_pending(&fphint_work))
 		queue_delayed_work(fphint_wq, &fphint_work,
 				   msecs_to_jiffies(fphint_delay_now_ms()));
+}
+
+/*
+ * After a configuration change: a pass waiting on the old, longer delay
+ * is brought forward to the new one (fphint_kick() leaves a pending timer
+ * alone, which is right on the free path but would keep a 60 s delay in
+ * force for up to a minute after it was lowered).  Process context.
+ */
+static void fphint_rearm(void)
+{
+	unsigned long delay = msecs_to_jiffies(fphint_delay_now_ms());
+
+	if (unlikely(!fphint_wq))
+		return;
+	if (!delayed_work_pending(&fphint_work))
+		queue_delayed_work(fphint_wq, &fphint_work, delay);
+	else if (time_before(jiffies + delay, READ_ONCE(fphint_work.timer.expires)))
+		mod_delayed_work(fphint_wq, &fphint_work, delay);
 }
 
 /* ---- worker --------------------------------------------------------- */
@@ -523,8 +661,8 @@ unsigned int fphint_piece_order(unsigned long pfn, unsigned long end)
  * A block that merged with a neighbour on the way back is not all
  * reported; a later pass takes it.
  */
-static void fphint_mark_reported(struct zone *zone, unsigned long start,
-				 unsigned long end)
+static void fphint_mark_reported(struct fphint_pass *pass, struct zone *zone,
+				 unsigned long start, unsigned long end)
 {
 	unsigned long pfn = start;
 
@@ -543,14 +681,18 @@ static void fphint_mark_reported(struct zone *zone, unsigned long start,
 		    !PageReported(head)) {
 			__SetPageReported(head);
 			fphint_zs(zone)->reported_free += 1UL << order;
+			pass->marked += 1UL << order;
 		}
 		pfn = hpfn + (1UL << order);
 	}
 }
 
-/* Put back @pass's isolated ranges; zone->lock held. */
+/*
+ * Put back @pass's isolated ranges; zone->lock held.  @discarded: the host
+ * has them, so they are marked PageReported and skipped until reused.
+ */
 static void fphint_putback(struct fphint_pass *pass, struct zone *zone,
-			   bool reported)
+			   bool discarded)
 {
 	unsigned int i, order;
 
@@ -570,11 +712,12 @@ static void fphint_putback(struct fphint_pass *pass, struct zone *zone,
 		atomic_long_sub(end - start, &fphint_isolated_now);
 	}
 	/* Only now: a later range's put-back may merge into an earlier one. */
-	for (i = 0; reported && i < pass->nents; i++) {
+	for (i = 0; discarded && i < pass->nents; i++) {
 		struct scatterlist *sg = &pass->sgl[i];
 		unsigned long start = page_to_pfn(sg_page(sg));
 
-		fphint_mark_reported(zone, start, start + (sg->length >> PAGE_SHIFT));
+		fphint_mark_reported(pass, zone, start,
+				     start + (sg->length >> PAGE_SHIFT));
 	}
 	pass->nents = 0;
 	pass->bytes = 0;
@@ -615,6 +758,7 @@ static bool fphint_extend_last(struct fphint_pass *pass, unsigned long pfn,
  */
 #define FPHINT_FAULT_MAX_MS	10000
 
+#ifdef CONFIG_FPHINT_FAULT_INJECTION
 static int fphint_inject(unsigned int *late_ms)
 {
 	u32 seq = ++fphint_report_seq;
@@ -640,6 +784,29 @@ static int fphint_inject(unsigned int *late_ms)
 	return err;
 }
 
+static void __init fphint_fault_debugfs(void)
+{
+	struct dentry *dir = debugfs_create_dir("fphint", NULL);
+
+	debugfs_create_u32("fail_every_n_reports", 0600, dir, &fphint_fault.fail_every);
+	debugfs_create_u32("timeout_every_n_reports", 0600, dir, &fphint_fault.timeout_every);
+	debugfs_create_u32("timeout_ms", 0600, dir, &fphint_fault.timeout_ms);
+	debugfs_create_u32("late_every_n_reports", 0600, dir, &fphint_fault.late_every);
+	debugfs_create_u32("late_ms", 0600, dir, &fphint_fault.late_ms);
+	debugfs_create_u64("faults_injected", 0400, dir, &fphint_fault.injected);
+	debugfs_create_u32("backoff_min_level", 0600, dir, &fphint_fault.backoff_min);
+}
+#else
+static int fphint_inject(unsigned int *late_ms)
+{
+	++fphint_report_seq;
+	*late_ms = 0;
+	return 0;
+}
+
+static inline void fphint_fault_debugfs(void) { }
+#endif
+
 /*
  * Content of free pages need not be kept unless something relies on it:
  * init_on_free and page poisoning expect their pattern back.
@@ -662,8 +829,11 @@ static void fphint_canary_write(struct page *page)
 	kunmap_local(p);
 }
 
-/* After the host acknowledged the report holding @page: did it discard? */
-static void fphint_canary_check(struct fphint_transport *t, struct page *page)
+/*
+ * After the host acknowledged the report holding @page: did it discard?
+ * Returns false when the canary survived, i.e. the host kept the report.
+ */
+static bool fphint_canary_check(struct fphint_transport *t, struct page *page)
 {
 	u64 *p = kmap_local_page(page);
 	/* Zero: discarded.  Anything else but the canary: not ours to judge. */
@@ -684,12 +854,15 @@ static void fphint_canary_check(struct fphint_transport *t, struct page *page)
 		pr_info("%s: host discards again; hinting resumes\n", t->stage.name);
 	}
 	WRITE_ONCE(fphint_void_level, level);
+	return !skipped;
 }
 
 /*
  * Report the isolated batch with zone->lock dropped, then put it back.
  * Enters and leaves with zone->lock held.  Every isolated block goes back,
- * whatever the transport says.
+ * whatever the transport says; it is marked PageReported only when a host
+ * took the report and (where checked) really discarded it, so that a
+ * later pass, or a later transport, still finds the rest.
  */
 static void fphint_flush(struct fphint_pass *pass, struct zone *zone)
 {
@@ -697,6 +870,7 @@ static void fphint_flush(struct fphint_pass *pass, struct zone *zone)
 	struct page *canary = NULL;
 	unsigned long pages = 0;
 	unsigned int i, late_ms;
+	bool discarded = false;
 	int err;
 
 	if (!pass->nents)
@@ -723,9 +897,14 @@ static void fphint_flush(struct fphint_pass *pass, struct zone *zone)
 		fphint_count(FPHINT_STAT_REPORT_ERRORS, 1);
 		pr_warn_ratelimited("%s: report of %u ranges failed: %d\n",
 				    t->stage.name, pass->nents, err);
+		/* Percpu capture has forgotten these regions: find them again. */
+		fphint_capture_rescan();
 	} else {
+		discarded = t->to_host;
 		if (canary)
-			fphint_canary_check(t, canary);
+			discarded = fphint_canary_check(t, canary);
+		if (!discarded)
+			fphint_unsent = true;
 		fphint_count(FPHINT_STAT_REPORTS, 1);
 		fphint_count(FPHINT_STAT_REPORTED_PAGES, pages);
 		fphint_count(FPHINT_STAT_REPORTED_BYTES, pages << PAGE_SHIFT);
@@ -737,7 +916,7 @@ static void fphint_flush(struct fphint_pass *pass, struct zone *zone)
 	}
 
 	spin_lock_irq(&zone->lock);
-	fphint_putback(pass, zone, !err);
+	fphint_putback(pass, zone, discarded);
 }
 
 /* Ask the throttle; waits happen here, without locks. */
@@ -920,8 +1099,8 @@ static void fphint_worker(struct work_struct *work)
 	pass->zone_cursor = 0;
 	pass->more = false;
 	pass->reported = 0;
+	pass->marked = 0;
 	fphint_backoff = fphint_backoff_now();
-	pass->backoff = fphint_backoff;
 	fphint_count(FPHINT_STAT_PASSES, 1);
 
 	/* On abort, what is still in capture buffers waits for the next pass. */
@@ -949,8 +1128,12 @@ static void fphint_worker(struct work_struct *work)
 	WRITE_ONCE(fphint_backoff, level);
 	WRITE_ONCE(fphint_last_pass_end, jiffies);
 
-	/* A scanning capture left work behind and is making progress. */
-	if (pass->more && pass->reported && !fphint_pass_stop(pass))
+	/*
+	 * A scanning capture left work behind and is making progress: blocks
+	 * it reported are marked and not found again.  (Through null nothing
+	 * is marked; such a scan goes on only at the pace of the delay.)
+	 */
+	if (pass->more && pass->marked && !fphint_pass_stop(pass))
 		fphint_kick(!level && !fphint_void_level);
 	else if (fphint_capture->pending && fphint_capture->pending())
 		fphint_kick(false);
@@ -966,19 +1149,73 @@ static int fphint_prdev_report(struct fphint_transport *t,
 	return t->prdev->report(t->prdev, sgl, nents);
 }
 
-static LIST_HEAD(fphint_devices);
-struct fphint_device {
+/*
+ * The one reporting device, like page_reporting's pr_dev_info.  While
+ * fphint has never been enabled (fphint.enabled=0) stock page_reporting
+ * drives it too (@stock); the first enable takes it over.  fphint_mutex.
+ */
+static struct fphint_device {
 	struct fphint_transport t;
-	struct list_head node;
-};
+	bool stock;
+} *fphint_device;
+
+/* Free blocks marked reported in @zone, by whoever marked them; zone->lock. */
+static unsigned long fphint_count_reported_free(struct zone *zone)
+{
+	unsigned long n = 0;
+	unsigned int order, mt;
+	struct page *page;
+
+	for (order = 0; order < MAX_ORDER; order++)
+		for (mt = 0; mt < MIGRATE_TYPES; mt++)
+			list_for_each_entry(page, &zone->free_area[order].free_list[mt],
+					    buddy_list)
+				if (PageReported(page))
+					n += 1UL << order;
+	return n;
+}
+
+/*
+ * First enable: from here on PageReported is fphint's.  Called with
+ * fphint_mutex held, before the free hook goes on.
+ */
+static void fphint_take_ownership(void)
+{
+	struct zone *zone;
+
+	/*
+	 * del_page_from_free_list() clears PageReported only while this key
+	 * is on; it is the stock "reported pages exist" key, never disabled.
+	 */
+	static_branch_enable(&page_reporting_enabled);
+	static_branch_enable(&fphint_reported_free_key);
+	/*
+	 * Stock reporting may have marked blocks already (they were
+	 * discarded, so they stay marked).  Every change of reported_free
+	 * happens under zone->lock and is counted from the key on, so a
+	 * count taken under the lock afterwards is exact.
+	 */
+	for_each_populated_zone(zone) {
+		spin_lock_irq(&zone->lock);
+		fphint_zs(zone)->reported_free = fphint_count_reported_free(zone);
+		spin_unlock_irq(&zone->lock);
+	}
+	if (fphint_device && fphint_device->stock) {
+		/* Waits for stock's work in flight; it takes no fphint lock. */
+		page_reporting_unregister(fphint_device->t.prdev);
+		fphint_device->stock = false;
+		pr_info("transport %s taken over from page_reporting\n",
+			fphint_device->t.stage.name);
+	}
+	fphint_owner = true;
+}
 
 int fphint_register_reporting_dev(struct page_reporting_dev_info *prdev,
 				  const char *name, unsigned int capacity)
 {
 	struct fphint_device *dev;
-
-	if (!fphint_boot_enabled)
-		return page_reporting_register(prdev);
+	bool changed;
+	int err = 0;
 
 	dev = kzalloc(sizeof(*dev), GFP_KERNEL);
 	if (!dev)
@@ -988,86 +1225,121 @@ int fphint_register_reporting_dev(struct page_reporting_dev_info *prdev,
 	dev->t.report = fphint_prdev_report;
 	dev->t.prdev = prdev;
 	dev->t.to_host = true;
-	mutex_lock(&fphint_mutex);
-	list_add(&dev->node, &fphint_devices);
-	mutex_unlock(&fphint_mutex);
-	fphint_register_stage(FPHINT_KIND_TRANSPORT, &dev->t.stage);
-	pr_info("transport %s registered (%u ranges per report)\n", name, capacity);
+
+	/* Stops a pass at its next batch rather than waiting it out. */
+	fphint_config_lock();
+	if (fphint_device) {
+		err = -EBUSY;
+		goto out;
+	}
+	if (!fphint_owner) {
+		err = page_reporting_register(prdev);
+		if (err)
+			goto out;
+		dev->stock = true;
+	}
+	fphint_device = dev;
+	changed = __fphint_register_stage(FPHINT_KIND_TRANSPORT, &dev->t.stage);
+out:
+	fphint_config_unlock();
+	if (err) {
+		kfree(dev);
+		return err;
+	}
+	if (changed)
+		fphint_nl_notify_config();
+	pr_info("transport %s registered (%u ranges per report%s)\n", name,
+		capacity, dev->stock ? ", page_reporting drives it" : "");
 	return 0;
 }
 EXPORT_SYMBOL_GPL(fphint_register_reporting_dev);
 
 void fphint_unregister_reporting_dev(struct page_reporting_dev_info *prdev)
 {
-	struct fphint_device *dev, *found = NULL;
+	struct fphint_device *dev;
+	bool changed = false;
 
-	if (!fphint_boot_enabled) {
-		page_reporting_unregister(prdev);
-		return;
+	/* Ends a pass at its next batch; a report in flight completes first. */
+	fphint_config_lock();
+	dev = fphint_device;
+	if (dev && dev->t.prdev == prdev) {
+		if (dev->stock)
+			page_reporting_unregister(prdev);
+		changed = __fphint_unregister_stage(FPHINT_KIND_TRANSPORT, &dev->t.stage);
+		fphint_device = NULL;
+	} else {
+		dev = NULL;
 	}
-	mutex_lock(&fphint_mutex);
-	list_for_each_entry(dev, &fphint_devices, node)
-		if (dev->t.prdev == prdev)
-			found = dev;
-	if (found)
-		list_del(&found->node);
-	mutex_unlock(&fphint_mutex);
-	if (!found)
+	fphint_config_unlock();
+	if (!dev)
 		return;
-	/* Waits for a report in flight: the pass holds fphint_mutex. */
-	fphint_unregister_stage(FPHINT_KIND_TRANSPORT, &found->t.stage);
-	pr_info("transport %s unregistered\n", found->t.stage.name);
-	kfree(found);
+	if (changed)
+		fphint_nl_notify_config();
+	pr_info("transport %s unregistered\n", dev->t.stage.name);
+	kfree(dev);
 }
 EXPORT_SYMBOL_GPL(fphint_unregister_reporting_dev);
 
 static int __init fphint_init(void)
 {
-	struct dentry *dir;
 	int err;
+
+	err = -ENOMEM;
+	fphint_zstats = kcalloc(nr_node_ids * MAX_NR_ZONES,
+				sizeof(*fphint_zstats), GFP_KERNEL);
+	if (!fphint_zstats)
+		goto out;
+	err = fphint_fail_init(1);
+	if (err)
+		goto out_zstats;
+	/* All or nothing: on failure no buffer is left allocated. */
+	err = fphint_capture_init();
+	if (err)
+		goto out_zstats;
+	err = fphint_fail_init(2);
+	if (err)
+		goto out_capture;
+	err = -ENOMEM;
+	fphint_wq = alloc_workqueue("fphint", WQ_UNBOUND | WQ_FREEZABLE, 1);
+	if (!fphint_wq)
+		goto out_capture;
+	err = fphint_fail_init(3);
+	if (err)
+		goto out_wq;
 
 	/* The first registered of each kind is the default. */
 	fphint_capture_register();
 	fphint_selection_register();
 	fphint_transport_register();
 	fphint_throttle_register();
-	fphint_zstats = kcalloc(nr_node_ids * MAX_NR_ZONES,
-				sizeof(*fphint_zstats), GFP_KERNEL);
-	if (!fphint_zstats)
-		return -ENOMEM;
-	err = fphint_capture_init();
-	if (err)
-		return err;
-	fphint_wq = alloc_workqueue("fphint", WQ_UNBOUND | WQ_FREEZABLE, 1);
-	if (!fphint_wq)
-		return -ENOMEM;
 
-	dir = debugfs_create_dir("fphint", NULL);
-	debugfs_create_u32("fail_every_n_reports", 0600, dir, &fphint_fault.fail_every);
-	debugfs_create_u32("timeout_every_n_reports", 0600, dir, &fphint_fault.timeout_every);
-	debugfs_create_u32("timeout_ms", 0600, dir, &fphint_fault.timeout_ms);
-	debugfs_create_u32("late_every_n_reports", 0600, dir, &fphint_fault.late_every);
-	debugfs_create_u32("late_ms", 0600, dir, &fphint_fault.late_ms);
-	debugfs_create_u64("faults_injected", 0400, dir, &fphint_fault.injected);
+	fphint_fault_debugfs();
 
 	err = fphint_sysfs_init();
 	if (err)
 		pr_warn("sysfs interface unavailable: %d\n", err);
 
 	if (!fphint_boot_enabled) {
-		pr_info("disabled on the command line; page_reporting keeps the devices\n");
+		pr_info("disabled on the command line; page_reporting keeps the devices until enabled\n");
 		return 0;
 	}
-	/*
-	 * del_page_from_free_list() clears PageReported only while this key
-	 * is on; it is the stock "reported pages exist" key, never disabled.
-	 */
-	static_branch_enable(&page_reporting_enabled);
-	static_branch_enable(&fphint_reported_free_key);
 	mutex_lock(&fphint_mutex);
 	__fphint_set_enabled(true);
 	mutex_unlock(&fphint_mutex);
 	return 0;
+
+out_wq:
+	destroy_workqueue(fphint_wq);
+	fphint_wq = NULL;
+out_capture:
+	fphint_capture_exit();
+out_zstats:
+	kfree(fphint_zstats);
+	fphint_zstats = NULL;
+out:
+	/* Reporting devices go to stock page_reporting, as with fphint.enabled=0. */
+	fphint_boot_enabled = false;
+	pr_err("initialisation failed (%d); page_reporting keeps the devices\n", err);
+	return err;
 }
 subsys_initcall(fphint_init);
-

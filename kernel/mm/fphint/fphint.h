@@ -95,11 +95,11 @@ struct fphint_pass {
 	unsigned int batch;		/* ranges per report this pass */
 	unsigned int min_order;
 	int cpu;			/* percpu: -1 until collected */
-	unsigned int backoff;		/* churn backoff level this pass */
 	int zone_cursor;		/* buddy-scan collect cursor */
 	bool zone_skipped;		/* throttle turned the zone away */
 	bool more;			/* capture has more than it handed out */
 	unsigned long reported;		/* pages reported this pass */
+	unsigned long marked;		/* of those, marked PageReported */
 };
 
 extern struct mutex fphint_mutex;
@@ -139,8 +139,16 @@ void fphint_stages_read_unlock(void);
  * A configuration change, from sysfs or netlink: what is left unset stays
  * as it is, unless @policy names a whole policy (see fphint_apply()).
  */
+enum fphint_source {
+	FPHINT_SRC_DEFAULT,
+	FPHINT_SRC_LOCAL,
+	FPHINT_SRC_HOST,
+};
+
 struct fphint_config {
 	int enabled;				/* -1: unset */
+	int host_policy;			/* -1: unset */
+	enum fphint_source source;		/* who asks: local unless set */
 	const char *stage[FPHINT_KIND_NR];	/* NULL: unset */
 	unsigned long tunable[FPHINT_TUNABLE_NR];
 	DECLARE_BITMAP(tunable_set, FPHINT_TUNABLE_NR);
@@ -154,6 +162,8 @@ struct fphint_config {
 void fphint_config_init(struct fphint_config *cfg);
 int fphint_apply(struct fphint_config *cfg);
 bool fphint_is_enabled(void);
+bool fphint_host_policy_allowed(void);
+const char *fphint_policy_source(void);
 void fphint_policy_name(char *buf, size_t size);
 u64 fphint_stat_sum(enum fphint_stat stat);
 
@@ -205,6 +215,9 @@ static inline unsigned long fphint_region(unsigned long pfn)
 
 /* Capture helpers (capture.c). */
 int fphint_capture_init(void);
+void fphint_capture_exit(void);
+/* Have the next pass scan the free lists for every unreported block. */
+void fphint_capture_rescan(void);
 int fphint_capture_resize(unsigned int batch);
 #define FPHINT_SEEN_SLOTS	64
 bool fphint_capture_seen(unsigned long *seen, unsigned long region);

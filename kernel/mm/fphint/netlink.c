@@ -45,8 +45,10 @@ static const struct nla_policy fphint_nl_tunables_policy[FPHINT_A_TUNABLE_MAX + 
 	[FPHINT_A_THROTTLE]	= FPHINT_NL_STAGE_POLICY,		\
 	[FPHINT_A_TUNABLES]	= NLA_POLICY_NESTED(fphint_nl_tunables_policy)
 
-static const struct nla_policy fphint_nl_config_set_policy[FPHINT_A_TUNABLES + 1] = {
+/* host_policy is access control, not policy: config-set only. */
+static const struct nla_policy fphint_nl_config_set_policy[FPHINT_A_HOST_POLICY + 1] = {
 	FPHINT_NL_CONFIG_POLICY,
+	[FPHINT_A_HOST_POLICY]	= NLA_POLICY_MAX(NLA_U8, 1),
 };
 
 static const struct nla_policy fphint_nl_policy_set_policy[FPHINT_A_TUNABLES + 1] = {
@@ -77,7 +79,9 @@ static int fphint_nl_put_config(struct sk_buff *skb, bool avail)
 
 	fphint_policy_name(policy, sizeof(policy));
 	if (nla_put_u8(skb, FPHINT_A_ENABLED, fphint_is_enabled()) ||
-	    nla_put_string(skb, FPHINT_A_POLICY, policy))
+	    nla_put_string(skb, FPHINT_A_POLICY, policy) ||
+	    nla_put_string(skb, FPHINT_A_POLICY_SOURCE, fphint_policy_source()) ||
+	    nla_put_u8(skb, FPHINT_A_HOST_POLICY, fphint_host_policy_allowed()))
 		return -EMSGSIZE;
 
 	nest = nla_nest_start(skb, FPHINT_A_TUNABLES);
@@ -256,6 +260,8 @@ static int fphint_nl_set_doit(struct sk_buff *skb, struct genl_info *info)
 	}
 	if (attrs[FPHINT_A_ENABLED])
 		cfg.enabled = nla_get_u8(attrs[FPHINT_A_ENABLED]);
+	if (!policy && attrs[FPHINT_A_HOST_POLICY])
+		cfg.host_policy = nla_get_u8(attrs[FPHINT_A_HOST_POLICY]);
 	for (kind = 0; kind < FPHINT_KIND_NR; kind++)
 		if (attrs[fphint_nl_stage_attr(kind)])
 			cfg.stage[kind] = nla_data(attrs[fphint_nl_stage_attr(kind)]);
@@ -272,7 +278,7 @@ static int fphint_nl_set_doit(struct sk_buff *skb, struct genl_info *info)
 			__set_bit(t, cfg.tunable_set);
 		}
 	}
-	if (!policy && cfg.enabled < 0 && !attrs[FPHINT_A_TUNABLES] &&
+	if (!policy && cfg.enabled < 0 && cfg.host_policy < 0 && !attrs[FPHINT_A_TUNABLES] &&
 	    !cfg.stage[0] && !cfg.stage[1] && !cfg.stage[2] && !cfg.stage[3]) {
 		NL_SET_ERR_MSG(extack, "nothing to set");
 		return -EINVAL;

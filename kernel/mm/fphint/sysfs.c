@@ -31,6 +31,35 @@ static ssize_t enabled_store(struct kobject *kobj, struct kobj_attribute *attr,
 }
 static struct kobj_attribute enabled_attr = __ATTR_RW(enabled);
 
+/* May the host set policy (fphint_apply_host_policy())?  0 or 1. */
+static ssize_t host_policy_show(struct kobject *kobj, struct kobj_attribute *attr,
+				char *buf)
+{
+	return sysfs_emit(buf, "%d\n", fphint_host_policy_allowed());
+}
+
+static ssize_t host_policy_store(struct kobject *kobj, struct kobj_attribute *attr,
+				 const char *buf, size_t count)
+{
+	struct fphint_config cfg;
+	unsigned int val;
+
+	if (kstrtouint(buf, 10, &val) || val > 1)
+		return -EINVAL;
+	fphint_config_init(&cfg);
+	cfg.host_policy = val;
+	return fphint_apply(&cfg) ?: count;
+}
+static struct kobj_attribute host_policy_attr = __ATTR_RW(host_policy);
+
+/* Who changed the configuration last: default, local or host. */
+static ssize_t policy_source_show(struct kobject *kobj, struct kobj_attribute *attr,
+				  char *buf)
+{
+	return sysfs_emit(buf, "%s\n", fphint_policy_source());
+}
+static struct kobj_attribute policy_source_attr = __ATTR_RO(policy_source);
+
 /* The policy last applied (fphintctl set-policy), or "custom". */
 static ssize_t policy_show(struct kobject *kobj, struct kobj_attribute *attr,
 			   char *buf)
@@ -124,6 +153,8 @@ FPHINT_TUNABLES(FPHINT_X_ATTR)
 static struct attribute *fphint_attrs[] = {
 	&enabled_attr.attr,
 	&policy_attr.attr,
+	&policy_source_attr.attr,
+	&host_policy_attr.attr,
 	&capture_attr.attr.attr,
 	&selection_attr.attr.attr,
 	&transport_attr.attr.attr,

@@ -33,6 +33,19 @@
 #define FPHINT_POLICY_CUSTOM		"custom"	/* changed since */
 
 /*
+ * Who made the last change to what reporting does, as read in
+ * /sys/kernel/mm/fphint/policy_source: nobody since boot, the guest
+ * (sysfs, netlink), or the host (host_policy).
+ */
+#define FPHINT_SOURCE_DEFAULT		"default"
+#define FPHINT_SOURCE_LOCAL		"local"
+#define FPHINT_SOURCE_HOST		"host"
+/* Most bytes of "key=value" text one host policy may carry. */
+#define FPHINT_HOST_POLICY_MAX		512
+/* Whether the guest takes policy from the host (host_policy) at boot. */
+#define FPHINT_HOST_POLICY_DEFAULT	1
+
+/*
  * Tunables: X(NAME, sysfs_name, default, min, max).  Units are in the
  * names.  min_order is a buddy order (0 = 4 KiB pages on x86); it is
  * further capped at MAX_ORDER - 1 by the kernel it runs on.
@@ -117,6 +130,8 @@ enum fphint_attr {
 	FPHINT_A_ZONE,			/* nest, enum fphint_zone_attr; one per zone */
 	FPHINT_A_THROTTLED,		/* u8: throttling now (throttle-ntf) */
 	FPHINT_A_REASON,		/* string: FPHINT_REASON_* (throttle-ntf) */
+	FPHINT_A_HOST_POLICY,		/* u8, 0 or 1: the host may set policy */
+	FPHINT_A_POLICY_SOURCE,		/* string: FPHINT_SOURCE_* (read-only) */
 
 	__FPHINT_A_MAX,
 	FPHINT_A_MAX = __FPHINT_A_MAX - 1
