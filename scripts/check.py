@@ -4,7 +4,11 @@
 Suites:
   selftest  KUnit (run at boot, KTAP from debugfs) + the sysfs kselftest
   e2e       1 GiB freed in a 2 GiB guest: control (fphint disabled) must
-            not return memory, the default policy must return >= 90 % in 10 s
+            not return memory, the default policy must return >= 90 % in 10 s;
+            on stock and on patched QEMU (make qemu)
+  qemu      the patched QEMU: host counters agree with the guest's, host-set
+            policy over QMP (good and bad input, host_policy off), stock QEMU
+            refused with a pointer to --qga
   upstream  fphint.enabled=0: stock page_reporting still returns memory
 
 Prints TAP and ends with "N passed, N failed"; exit 1 on any failure.
@@ -110,11 +114,14 @@ def burst_checks(g, phase, min_frac, within, label):
     return pts
 
 
-def suite_e2e(accel, logdir):
-    with open(os.path.join(logdir, "e2e.log"), "w") as log:
-        g = vm.boot("e2e", accel, 300, log=log)
-    g.save_rss(os.path.join(logdir, "e2e-rss.csv"))
-    report(g.seen("@@DONE rc=0"), "e2e: guest scenario ran to the end")
+def suite_e2e(accel, logdir, qemu="stock"):
+    """The virtio transport end to end, on stock QEMU (what operators run)
+    or on the patched one (make qemu)."""
+    sfx = "" if qemu == "stock" else f"-{qemu}"
+    with open(os.path.join(logdir, f"e2e{sfx}.log"), "w") as log:
+        g = vm.boot("e2e", accel, 300, log=log, qemu=qemu)
+    g.save_rss(os.path.join(logdir, f"e2e{sfx}-rss.csv"))
+    report(g.seen("@@DONE rc=0"), f"e2e: guest scenario ran to the end ({vm.describe_qemu(qemu)})")
     ctl = vm.burst_curve(g, "control")
     if ctl:
         frac = vm.frac_at(ctl[0], 10)
@@ -122,7 +129,7 @@ def suite_e2e(accel, logdir):
                f"e2e: control (fphint disabled): {frac:.1%} left RSS in 10 s (need < 10%)")
     else:
         report(False, "e2e: control burst events found")
-    pts = burst_checks(g, "fphint", 0.90, 10, "e2e: fphint default policy")
+    pts = burst_checks(g, "fphint", 0.90, 10, f"e2e: fphint default policy, {qemu} QEMU")
     # Counters really moved, and agree with what the host saw.
     st = g.stats()
     if len(st) >= 2:
@@ -132,7 +139,7 @@ def suite_e2e(accel, logdir):
         report(last["isolated_now_pages"] == 0, "e2e: no page left isolated at the end")
     else:
         report(False, "e2e: stats lines found")
-    check_console(g, "e2e")
+    check_console(g, f"e2e ({qemu} QEMU)")
     return g, pts
 
 
@@ -393,15 +400,16 @@ def suite_storm_hotplug(accel, logdir):
         try:
             if wait_seen(g, "@@EVENT storm-start", 120):
                 present = True
-                while not g.seen("@@EVENT storm-end") and g.proc.poll() is None:
-                    time.sleep(3)
-                    if g.seen("@@EVENT storm-end"):
-                        break
+                while not wait_seen(g, "@@EVENT storm-end", 3):
                     if balloon_plug(g, not present):
                         present = not present
                         cycles += present
                 if not present:
                     balloon_plug(g, True)
+        except (OSError, RuntimeError) as e:
+            # The guest powers off at the end of its scenario.
+            if g.proc.poll() is None:
+                report(False, f"storm-hotplug: QMP: {e}")
         finally:
             g.wait(budget(400, storm=2))
     report(cycles >= 3, f"storm-hotplug: balloon unplugged and plugged {cycles} times during the storm")
@@ -564,11 +572,53 @@ def hostcheck_phases(g):
     return before[-1], frag[-1], st[-1][1], delays
 
 
-def hostcheck_boot(accel, logdir, backend, args=()):
+def hostcheck_boot(accel, logdir, backend, args=(), counters=False):
+    """counters=True: on the patched QEMU, its report-* counters sampled
+    while the guest runs (g.counters, a vm.CounterSampler)."""
     with open(os.path.join(logdir, f"hostcheck-{backend}.log"), "w") as log:
-        g = vm.boot("hostcheck", accel, 300, log=log, extra_args=args)
+        if counters:
+            g = vm.Guest("hostcheck", accel, log=log, extra_args=args, qmp=True,
+                         qemu="patched").start()
+            g.counters = vm.CounterSampler(g)
+            g.wait(300)
+            g.counters.stop()
+        else:
+            g = vm.boot("hostcheck", accel, 300, log=log, extra_args=args)
     report(g.seen("@@DONE rc=0"), f"hostcheck: {backend}-backed guest ran to the end")
     return g, hostcheck_phases(g)
+
+
+def hostcheck_counters(g):
+    """Host counters on hugetlbfs: phase frag (min_order 0) makes QEMU skip
+    unaligned ranges, and counts them instead of discarding; phase aligned
+    (min_order 9) is discarded whole."""
+    arrived = {e.get("name"): t for t, e in g.events() if e["_what"] == "phase"}
+    c = g.counters
+    c0, c1 = (c.before(arrived[k]) if k in arrived else None for k in ("frag", "aligned"))
+    c2 = c.samples[-1][1] if c.samples else None
+    if not (c0 and c1 and c2):
+        report(False, f"hostcheck: hugetlbfs: host counters sampled at each phase "
+                      f"({len(c.samples)} samples, errors {c.errors[:2]})")
+        return
+    d1 = {k: c1[k] - c0[k] for k in c1}
+    d2 = {k: c2[k] - c1[k] for k in c2}
+    kept = ("report_bytes_skipped_inhibited", "report_bytes_skipped_poison",
+            "report_bytes_skipped_unaligned", "report_bytes_skipped_not_ram", "report_bytes_failed")
+    figures["host counters (hugetlbfs, min_order 0)"] = (
+        f"requested {d1['report_bytes_requested'] >> 10} KiB, discarded "
+        f"{d1['report_bytes_discarded'] >> 10} KiB, skipped unaligned "
+        f"{d1['report_bytes_skipped_unaligned'] >> 10} KiB")
+    report(d1["report_bytes_skipped_unaligned"] > 0,
+           f"hostcheck: hugetlbfs, small blocks: QEMU counted "
+           f"{d1['report_bytes_skipped_unaligned'] >> 10} KiB skipped as unaligned")
+    report(all(c2[k] == c2["report_bytes_requested"] - c2["report_bytes_discarded"] - sum(
+               c2[j] for j in kept if j != k) for k in kept),
+           "hostcheck: hugetlbfs: requested = discarded + skipped + failed "
+           f"({c2['report_bytes_requested']} = {c2['report_bytes_discarded']} + "
+           f"{sum(c2[k] for k in kept)})")
+    report(d2["report_bytes_discarded"] > 0 and d2["report_bytes_skipped_unaligned"] == 0,
+           f"hostcheck: hugetlbfs, min_order 9: {d2['report_bytes_discarded'] >> 20} MiB discarded, "
+           f"{d2['report_bytes_skipped_unaligned'] >> 10} KiB skipped unaligned")
 
 
 def suite_hostcheck(accel, logdir):
@@ -583,9 +633,10 @@ def suite_hostcheck(accel, logdir):
     else:
         args, undo = backing
         try:
-            g, ph = hostcheck_boot(accel, logdir, "hugetlbfs", args)
+            g, ph = hostcheck_boot(accel, logdir, "hugetlbfs", args, counters=True)
         finally:
             undo()
+        hostcheck_counters(g)
         if ph:
             s0, s1, s2, delays = ph
             skipped = s1["host_skipped"] - s0["host_skipped"]
@@ -618,6 +669,251 @@ def suite_hostcheck(accel, logdir):
         report(False, "hostcheck: normal: phase events and stats found")
     report(not any(warn in t for _, t in g.lines), "hostcheck: normal backend: no warning logged")
     check_console(g, "hostcheck (normal)")
+
+
+def wait_line(g, prefix, timeout):
+    deadline = time.monotonic() + timeout
+    while not g.seen(prefix) and g.proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return g.seen(prefix)
+
+
+def guest_sh(g, script, timeout=30):
+    """Run @script with the guest's /bin/sh through the guest agent:
+    (exit code, stdout), (None, "") when it did not end in time."""
+    import base64
+    pid = vm.qga(g, "guest-exec", path="/bin/sh", arg=["-c", script],
+                 capture_output=True, _timeout=60)["pid"]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        st = vm.qga(g, "guest-exec-status", pid=pid)
+        if st.get("exited"):
+            return st.get("exitcode"), base64.b64decode(st.get("out-data", "")).decode()
+        time.sleep(0.1)
+    return None, ""
+
+
+POLICY_FILES = ("enabled host_policy policy policy_source capture selection transport throttle "
+                "min_order capture_batch report_batch report_delay_ms low_mem_pct ratelimit_mib_s")
+
+
+def guest_config(g):
+    """The guest's fphint configuration, read from sysfs through the agent;
+    stage files as the name in force."""
+    _, out = guest_sh(g, f"cd /sys/kernel/mm/fphint && for f in {POLICY_FILES}; "
+                         'do echo "$f=$(cat $f)"; done')
+    cfg = dict(l.split("=", 1) for l in out.splitlines() if "=" in l)
+    for k, v in cfg.items():
+        m = re.search(r"\[([^]]+)\]", v)
+        if m:
+            cfg[k] = m.group(1)
+    return cfg
+
+
+def raw_policy(g, text, timeout=15):
+    """qom-set fphint-policy-text as is (no fphintctl checks), then wait
+    for the guest's answer: (generation, errno), errno None on no answer."""
+    vm.qmp(g, "qom-set", path=vm.BALLOON, property="fphint-policy-text", value=text)
+    gen = vm.qmp(g, "qom-get", path=vm.BALLOON, property="fphint-policy-gen")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ack = vm.qmp(g, "qom-get", path=vm.BALLOON, property="fphint-policy-ack-gen")
+        if ack >= gen:
+            return gen, vm.qmp(g, "qom-get", path=vm.BALLOON, property="fphint-policy-errno")
+        time.sleep(0.1)
+    return gen, None
+
+
+def suite_qemu(accel, logdir):
+    """The patched QEMU (make qemu): its discard counters agree with what
+    the guest reported; policy set from the host through the balloon
+    (fphintctl host --qmp and raw qom-set: applied, refused with the
+    guest's errno and nothing changed, EPERM with host_policy off); stock
+    QEMU says it cannot and points to --qga."""
+    import errno
+    import json
+
+    # 1. Counters after a 1 GiB burst, the guest holding still.
+    with open(os.path.join(logdir, "qemu-counters.log"), "w") as log:
+        g = vm.Guest("hostcounters", accel, log=log, qmp=True, qemu="patched").start()
+        hc = cli = None
+        try:
+            if wait_line(g, "@@HOST-TURN", 300):
+                hc = vm.host_counters(g)
+                cli = run_cli("-j", "host", "--qmp", g.qmp_path, "stats")
+        finally:
+            g.wait(300)
+    report(g.seen("@@DONE rc=0"), "qemu: counters guest ran to the end")
+    turn = next((t for t, text in g.lines if text.startswith("@@HOST-TURN")), None)
+    done = next((t for t, text in g.lines if text.startswith("@@HOST-DONE")), None)
+    st = [s for _, s in g.stats()]
+    held = [s for t, s in g.stats() if turn is not None and t < turn]
+    after = [s for t, s in g.stats() if done is not None and t > done]
+    if hc and held and after and len(st) >= 2:
+        guest = held[-1]["reported_bytes"]
+        report(after[-1]["reported_bytes"] == guest,
+               f"qemu: the guest reported nothing while the host read ({guest} -> {after[-1]['reported_bytes']})")
+        report(guest - st[0]["reported_bytes"] >= 0.9 * GIB,
+               f"qemu: the burst was reported ({(guest - st[0]['reported_bytes']) / GIB:.2f} GiB)")
+        req = hc["report_bytes_requested"]
+        report(req == guest, f"qemu: host report-bytes-requested {req} == guest reported_bytes {guest}")
+        report(hc["report_bytes_discarded"] == req,
+               f"qemu: normal RAM: all of it discarded ({hc['report_bytes_discarded']} of {req})")
+        skipped = {k: v for k, v in hc.items() if "skipped" in k or "failed" in k}
+        report(not any(skipped.values()), f"qemu: normal RAM: nothing skipped or failed {skipped}")
+        report(hc["report_reports"] > 0 and hc["report_ranges"] >= hc["report_reports"]
+               and hc["report_discard_ns"] > 0,
+               f"qemu: {hc['report_reports']} reports, {hc['report_ranges']} ranges, "
+               f"{hc['report_discard_ns'] / 1e6:.1f} ms discarding")
+        figures["host counters after a 1 GiB burst"] = (
+            f"requested {req} B = guest reported_bytes {guest} B, discarded "
+            f"{hc['report_bytes_discarded']} B in {hc['report_reports']} reports, "
+            f"{hc['report_discard_ns'] / 1e6:.1f} ms")
+    else:
+        report(False, f"qemu: counters read at the host's turn ({hc}) and guest stats around it")
+    rc, out, err = cli or (None, "", "")
+    try:
+        js = json.loads(out)
+    except ValueError:
+        js = {}
+    report(rc == 0 and js.get("host_counters") is True and hc is not None
+           and js.get("report_bytes_discarded") == hc["report_bytes_discarded"],
+           f"qemu: fphintctl -j host --qmp stats shows the counters (rc {rc}, "
+           f"report_bytes_discarded {js.get('report_bytes_discarded')}) {err.strip()}")
+    check_console(g, "qemu (counters)")
+
+    # 2. Host-set policy through the patched balloon (fphint-policy=on).
+    with open(os.path.join(logdir, "qemu-policy.log"), "w") as log:
+        g = vm.Guest("hostpolicy", accel, log=log, qmp=True, qga=True, qemu="patched",
+                     profile="policy").start()
+        try:
+            if wait_line(g, "@@HOST-TURN", 300):
+                vm.qga(g, "guest-ping", _timeout=60)
+                policy_checks(g)
+            else:
+                report(False, "qemu: policy guest reached the host's turn")
+        except (OSError, RuntimeError, ValueError) as e:
+            report(False, f"qemu: policy: {type(e).__name__}: {e}")
+        finally:
+            try:
+                guest_sh(g, "touch /tmp/host-done")
+            except (OSError, RuntimeError):
+                pass
+            g.wait(120)
+    report(g.seen("@@DONE rc=0"), "qemu: policy guest ran to the end")
+    check_console(g, "qemu (policy)")
+
+    # 3. Stock QEMU: no counters, no policy; says so.
+    with open(os.path.join(logdir, "qemu-stock.log"), "w") as log:
+        g = vm.Guest("hostpolicy", accel, log=log, qmp=True, qga=True, qemu="stock").start()
+        try:
+            if wait_line(g, "@@HOST-TURN", 300):
+                rc, out, err = run_cli("-j", "host", "--qmp", g.qmp_path, "stats")
+                try:
+                    js = json.loads(out)
+                except ValueError:
+                    js = {}
+                report(rc == 0 and js.get("host_counters") is False
+                       and js.get("report_bytes_discarded", 0) is None
+                       and "host counters unavailable (stock QEMU" in err
+                       and js.get("qemu_rss_bytes", 0) > 0,
+                       f"qemu: stock: host --qmp stats says the counters are unavailable and prints the rest "
+                       f"(rc {rc}, {err.strip()!r})")
+                rc, out, err = run_cli("host", "--qmp", g.qmp_path, "set-policy", "database")
+                want = ("Error: this QEMU cannot carry policy to the guest (no fphint-policy support; "
+                        "stock QEMU?): use --qga SOCK")
+                report(rc == 2 and err.strip() == want,
+                       f"qemu: stock: host --qmp set-policy exits 2 pointing to --qga (rc {rc}, {err.strip()!r})")
+                vm.qga(g, "guest-ping", _timeout=60)
+            else:
+                report(False, "qemu: stock guest reached the host's turn")
+        finally:
+            try:
+                guest_sh(g, "touch /tmp/host-done")
+            except (OSError, RuntimeError):
+                pass
+            g.wait(120)
+    report(g.seen("@@DONE rc=0"), "qemu: stock guest ran to the end")
+    check_console(g, "qemu (stock)")
+
+
+def policy_checks(g):
+    import errno
+    import json
+    q = lambda prop: vm.qmp(g, "qom-get", path=vm.BALLOON, property=prop)  # noqa: E731
+    c0 = guest_config(g)
+    report(c0.get("host_policy") == "1" and c0.get("policy_source") in ("default", "local"),
+           f"qemu: policy: guest starts with host_policy 1, source {c0.get('policy_source')}")
+    gen0 = q("fphint-policy-gen")
+
+    # fphintctl host --qmp set-policy database: the whole profile
+    rc, out, err = run_cli("-j", "host", "--qmp", g.qmp_path, "set-policy", "database")
+    c1 = guest_config(g)
+    want = {"policy": "database", "policy_source": "host", "min_order": "9", "throttle": "ratelimit",
+            "report_delay_ms": "1000", "low_mem_pct": "20", "ratelimit_mib_s": "256"}
+    got = {k: c1.get(k) for k in want}
+    try:
+        ans = json.loads(out)
+    except ValueError:
+        ans = {}
+    gen, ack, eno = q("fphint-policy-gen"), q("fphint-policy-ack-gen"), q("fphint-policy-errno")
+    report(rc == 0 and got == want, f"qemu: host --qmp set-policy database applied in the guest "
+                                    f"(rc {rc} {err.strip()}; {got})")
+    report(gen == gen0 + 1 and ack == gen and eno == 0 and ans.get("generation") == gen,
+           f"qemu: policy generation {gen0} -> {gen}, guest acked {ack} errno {eno}, CLI printed "
+           f"{ans.get('generation')}")
+
+    # fphintctl host --qmp set: only the given keys
+    rc, out, err = run_cli("host", "--qmp", g.qmp_path, "set", "min_order=5", "report_batch=16")
+    c2 = guest_config(g)
+    report(rc == 0 and c2.get("min_order") == "5" and c2.get("report_batch") == "16"
+           and all(c2.get(k) == c1.get(k) for k in ("throttle", "report_delay_ms", "low_mem_pct",
+                                                    "ratelimit_mib_s", "capture")),
+           f"qemu: host --qmp set min_order=5 report_batch=16 changed only those (rc {rc} {err.strip()}; "
+           f"min_order {c2.get('min_order')}, report_batch {c2.get('report_batch')}, "
+           f"source {c2.get('policy_source')})")
+
+    # Raw qom-set of bad input: refused by the guest, nothing changed.
+    bad = [("unknown key", "no_such_key=1\n", {errno.EINVAL}),
+           ("out of range", "min_order=99\n", {errno.EINVAL, errno.ERANGE}),
+           ("garbage bytes", "\u0001\u0002", {errno.EINVAL}),
+           ("does not fit", "report_delay_ms=99999999999999999999\n", {errno.ERANGE, errno.EINVAL}),
+           ("one bad value of two", "min_order=3\nreport_batch=99999999\n", {errno.EINVAL, errno.ERANGE}),
+           ("host_policy", "host_policy=0\n", {errno.EINVAL, errno.EPERM}),
+           ("empty", "", {errno.EINVAL})]
+    for what, text, ok_errnos in bad:
+        gen, eno = raw_policy(g, text)
+        c = guest_config(g)
+        report(eno in ok_errnos and c == c2,
+               f"qemu: raw qom-set, {what} ({text!r}): guest refused, errno {eno} "
+               f"({errno.errorcode.get(eno, '-') if eno else '-'}), config "
+               f"{'unchanged' if c == c2 else 'CHANGED'}")
+    # Over 512 bytes: QEMU itself refuses, the generation does not move.
+    gen = q("fphint-policy-gen")
+    try:
+        vm.qmp(g, "qom-set", path=vm.BALLOON, property="fphint-policy-text", value="a" * 513)
+        refused = False
+    except RuntimeError:
+        refused = True
+    report(refused and q("fphint-policy-gen") == gen, "qemu: policy text over 512 bytes refused by QEMU")
+
+    # The CLI's report of a refusal, from a profile the guest refuses: none
+    # (the CLI checks first), so through an unknown stage the guest lacks.
+    rc, out, err = run_cli("host", "--qmp", g.qmp_path, "set", "capture=no-such-stage")
+    report(rc == 1 and "Error: guest refused the policy: Invalid argument (errno 22)" in err
+           and guest_config(g) == c2,
+           f"qemu: host --qmp set of a stage the guest lacks: exit 1, {err.strip()!r}")
+
+    # host_policy off in the guest: EPERM on the host, nothing changed.
+    guest_sh(g, "echo 0 > /sys/kernel/mm/fphint/host_policy")
+    c3 = guest_config(g)
+    rc, out, err = run_cli("host", "--qmp", g.qmp_path, "set", "min_order=7")
+    c4 = guest_config(g)
+    report(rc == 1 and "Error: guest refused the policy: Operation not permitted (errno 1)" in err
+           and q("fphint-policy-errno") == errno.EPERM and c4 == c3 and c4.get("min_order") == "5",
+           f"qemu: host_policy 0: host --qmp set refused with EPERM, exit {rc}, {err.strip()!r}, "
+           f"min_order {c4.get('min_order')}")
+    guest_sh(g, "echo 1 > /sys/kernel/mm/fphint/host_policy")
 
 
 def suite_upstream(accel, logdir):
@@ -767,9 +1063,11 @@ def main():
     accel, why = vm.pick_accel()
     print(f"# accelerator: {accel.upper()} ({why})", flush=True)
     print(f"# kernel: {vm.VMLINUX}", flush=True)
+    for q in ("stock", "patched"):
+        print(f"# QEMU {vm.describe_qemu(q)}", flush=True)
     only = sys.argv[1:] or ["static", "selftest", "runtime", "hotplug", "storm-hotplug",
                             "initfail", "cli", "faults", "lowmem", "hostcheck",
-                            "integrity", "peer", "e2e", "upstream", "bench-quick"]
+                            "integrity", "peer", "qemu", "e2e", "upstream", "bench-quick"]
     if "static" in only:
         suite_static()
         suite_netlink_spec()
@@ -780,11 +1078,12 @@ def main():
                         ("initfail", suite_initfail), ("cli", suite_cli),
                         ("faults", suite_faults), ("lowmem", suite_lowmem),
                         ("hostcheck", suite_hostcheck), ("integrity", suite_integrity),
-                        ("peer", suite_peer)):
+                        ("peer", suite_peer), ("qemu", suite_qemu)):
         if name in only:
             suite(accel, logdir)
     if "e2e" in only:
         _, curves["fphint"] = suite_e2e(accel, logdir)
+        _, curves["fphint (patched QEMU)"] = suite_e2e(accel, logdir, qemu="patched")
     if "upstream" in only:
         _, curves["upstream"] = suite_upstream(accel, logdir)
     if "bench-quick" in only:
