@@ -1,6 +1,6 @@
 # fphint: guest free page hinting.  See README.md.
 SHELL := /bin/bash
-.PHONY: all deps kernel debug-kernel bench-kernel initramfs layers guest demo check check-long bench clean distclean
+.PHONY: all deps kernel debug-kernel bench-kernel initramfs layers guest qemu demo check check-long bench clean distclean
 
 all: guest
 
@@ -14,6 +14,11 @@ initramfs: deps
 	@scripts/initramfs.sh
 
 guest: kernel initramfs
+
+# The patched QEMU (host counters, host-set policy): Debian 12's qemu source
+# package + qemu/patches, x86_64-softmmu only, ccache; build/qemu/.
+qemu: deps
+	@scripts/qemu-build.sh
 
 # Initramfs layers for the reliability suites: stress-ng (Debian's), and
 # the kernel's own tools/testing/selftests/vm built from the same tree.
@@ -36,7 +41,7 @@ bench: guest bench-kernel
 
 # Boot a 2 GiB guest, free 1 GiB, print host RSS next to fphint's counters,
 # then the same burst with stock page_reporting for comparison.
-demo: guest
+demo: guest qemu
 	@python3 scripts/demo.py
 
 # All tests, on the debug kernel: KUnit, sysfs and netlink selftests, the
@@ -44,7 +49,7 @@ demo: guest
 # integrity and stress-ng, the kernel's mm selftests off vs aggressive,
 # fphintctl in and out of the guest, end-to-end host RSS; ends
 # "N passed, N failed".
-check: debug-kernel layers
+check: debug-kernel layers qemu
 	@python3 scripts/check.py
 
 # The reliability suites again, longer (about 30 min under TCG): storm

@@ -27,6 +27,9 @@
 #define GUEST_FPHINTCTL		"/usr/sbin/fphintctl"
 #define BALLOON_REPORTING	"VIRTIO_BALLOON_F_REPORTING"
 #define QGA_SENTINEL		'\xff'
+#define POLICY_TEXT_MAX		512	/* VIRTIO_BALLOON_FPHINT_POLICY_LEN */
+#define POLICY_TIMEOUT_S	10	/* --timeout default */
+#define POLICY_POLL_MS		100
 
 struct jconn {
 	int fd;
@@ -382,10 +385,99 @@ static struct json_object *fresh_guest_stats(struct jconn *c, const char *dev, l
 	return gs;
 }
 
+/*
+ * The patched QEMU's counters of the free page reporting queue
+ * (qemu/patches): QOM property to our key.  Stock QEMU has none of them.
+ */
+static const struct {
+	const char *qemu, *name;
+} host_counters[] = {
+	{ "report-reports", "report_reports" },
+	{ "report-ranges", "report_ranges" },
+	{ "report-bytes-requested", "report_bytes_requested" },
+	{ "report-bytes-discarded", "report_bytes_discarded" },
+	{ "report-bytes-skipped-inhibited", "report_bytes_skipped_inhibited" },
+	{ "report-bytes-skipped-poison", "report_bytes_skipped_poison" },
+	{ "report-bytes-skipped-unaligned", "report_bytes_skipped_unaligned" },
+	{ "report-bytes-skipped-not-ram", "report_bytes_skipped_not_ram" },
+	{ "report-bytes-failed", "report_bytes_failed" },
+	{ "report-discard-ns", "report_discard_ns" },
+};
+
+/* 1 and all counters, 0 when this QEMU has none (stock), -1 (reported) on error */
+static int get_host_counters(struct jconn *c, const char *dev, uint64_t *val)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(host_counters); i++) {
+		struct json_object *ret = NULL;
+		char err[512];
+		int r = jc_exec(c, "qom-get", qom_args(dev, host_counters[i].qemu), &ret,
+				err, sizeof(err));
+
+		if (r < 0)
+			return -1;
+		if (r > 0) {
+			if (i == 0)
+				return 0;
+			pr_err("QMP: qom-get %s: %s", host_counters[i].qemu, err);
+			return -1;
+		}
+		val[i] = json_object_get_uint64(ret);
+		json_object_put(ret);
+	}
+	return 1;
+}
+
+static void print_host_counters(int have, const uint64_t *val)
+{
+	print_kv_bool(PRINT_ANY, "host_counters", have > 0);
+	for (size_t i = 0; i < ARRAY_SIZE(host_counters); i++) {
+		if (have > 0)
+			print_kv_uint(PRINT_ANY, host_counters[i].name, val[i]);
+		else
+			print_kv_null(PRINT_ANY, host_counters[i].name, "-");
+	}
+}
+
+/* Connect, read the greeting, leave negotiation mode; -1 (reported) on failure. */
+static int qmp_open(struct jconn *c, const char *sock)
+{
+	struct json_object *o;
+
+	if (jc_connect(c, sock, "QMP"))
+		return -1;
+	o = jc_read(c, now_ms() + IO_TIMEOUT_MS);
+	if (!o)
+		return -1;
+	if (!get(o, "QMP")) {
+		pr_err("QMP socket %s: no QMP greeting", sock);
+		json_object_put(o);
+		return -1;
+	}
+	json_object_put(o);
+	if (!(o = jc_must(c, "qmp_capabilities", NULL)))
+		return -1;
+	json_object_put(o);
+	return 0;
+}
+
+/* The balloon's QOM path in x-query-virtio's answer (owned by it), or NULL. */
+static const char *balloon_path(struct json_object *virtio)
+{
+	for (size_t i = 0; virtio && i < json_object_array_length(virtio); i++) {
+		struct json_object *d = json_object_array_get_idx(virtio, i);
+
+		if (!strcmp(json_object_get_string(get(d, "name")) ?: "", "virtio-balloon"))
+			return json_object_get_string(get(d, "path"));
+	}
+	return NULL;
+}
+
 static int qmp_stats(const char *sock)
 {
-	struct json_object *o, *virtio = NULL, *balloon = NULL, *status = NULL, *gs = NULL;
+	struct json_object *virtio = NULL, *balloon = NULL, *status = NULL, *gs = NULL;
 	long long pid = -1, rss = -1, poll_s = -1;
+	uint64_t counters[ARRAY_SIZE(host_counters)];
+	int have_counters = 0;
 	const char *dev = NULL;
 	struct ucred cred;
 	socklen_t cl = sizeof(cred);
@@ -393,20 +485,8 @@ static int qmp_stats(const char *sock)
 	int ret = EXIT_SYSTEM;
 	char err[512];
 
-	if (jc_connect(&c, sock, "QMP"))
+	if (qmp_open(&c, sock))
 		goto out;
-	o = jc_read(&c, now_ms() + IO_TIMEOUT_MS);
-	if (!o)
-		goto out;
-	if (!get(o, "QMP")) {
-		pr_err("QMP socket %s: no QMP greeting", sock);
-		json_object_put(o);
-		goto out;
-	}
-	json_object_put(o);
-	if (!(o = jc_must(&c, "qmp_capabilities", NULL)))
-		goto out;
-	json_object_put(o);
 
 	/* everything is gathered first: a failure prints nothing but the error */
 	if (!getsockopt(c.fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) && cred.pid > 0) {
@@ -417,12 +497,7 @@ static int qmp_stats(const char *sock)
 	if (jc_exec(&c, "x-query-virtio", NULL, &virtio, err, sizeof(err)) < 0 ||
 	    jc_exec(&c, "query-balloon", NULL, &balloon, err, sizeof(err)) < 0)
 		goto out;
-	for (size_t i = 0; virtio && i < json_object_array_length(virtio) && !dev; i++) {
-		struct json_object *d = json_object_array_get_idx(virtio, i);
-
-		if (!strcmp(json_object_get_string(get(d, "name")) ?: "", "virtio-balloon"))
-			dev = json_object_get_string(get(d, "path"));
-	}
+	dev = balloon_path(virtio);
 	if (dev) {
 		struct json_object *a = json_object_new_object();
 
@@ -431,10 +506,16 @@ static int qmp_stats(const char *sock)
 		gs = fresh_guest_stats(&c, dev, &poll_s);
 		if (jc_exec(&c, "x-query-virtio-status", a, &status, err, sizeof(err)) < 0)
 			goto out;
+		have_counters = get_host_counters(&c, dev, counters);
+		if (have_counters < 0)
+			goto out;
 	}
+	if (!have_counters)
+		pr_warn("host counters unavailable (stock QEMU: no report-* properties on the balloon%s)",
+			dev ? "" : "; no balloon device");
 
 	open_json_object(NULL);
-	print_layout(0, 28, false);
+	print_layout(0, 31, false);
 	if (pid > 0)
 		print_kv_uint(PRINT_ANY, "qemu_pid", pid);
 	else
@@ -455,6 +536,7 @@ static int qmp_stats(const char *sock)
 	else
 		print_kv_null(PRINT_ANY, "guest_stats_polling_interval", "-");
 	print_guest_stats(gs);
+	print_host_counters(have_counters, counters);
 	close_json_object();
 	ret = 0;
 out:
@@ -464,6 +546,198 @@ out:
 	json_object_put(gs);
 	jc_close(&c);
 	return ret;
+}
+
+/*
+ * The text the patched device carries to the guest: "key=value\n" lines,
+ * "policy=NAME" first for a whole profile (keys not given take their
+ * defaults in the guest), only the given keys for `set`.
+ */
+static int policy_text(const char *name, const struct settings *s, char *buf, size_t len)
+{
+	size_t n = 0;
+	int r;
+
+	if (name) {
+		r = snprintf(buf, len, "policy=%s\n", name);
+		if (r < 0 || (size_t)r >= len)
+			return -1;
+		n = r;
+	}
+	for (int k = 0; k < KEY_NR; k++) {
+		if (!s->given[k])
+			continue;
+		if (keys[k].kind == KEY_STAGE)
+			r = snprintf(buf + n, len - n, "%s=%s\n", keys[k].name, s->str[k]);
+		else
+			r = snprintf(buf + n, len - n, "%s=%u\n", keys[k].name, s->num[k]);
+		if (r < 0 || (size_t)r >= len - n)
+			return -1;
+		n += r;
+	}
+	return n;
+}
+
+/* qom-get of a uint32; 0, 1 (err set) when QEMU refused, -1 (reported). */
+static int qom_get_u32(struct jconn *c, const char *dev, const char *prop, uint32_t *v,
+		       char *err, size_t errlen)
+{
+	struct json_object *ret = NULL;
+	int r = jc_exec(c, "qom-get", qom_args(dev, prop), &ret, err, errlen);
+
+	if (!r)
+		*v = json_object_get_int64(ret);
+	json_object_put(ret);
+	return r;
+}
+
+/*
+ * Hand the text to the balloon (qom-set fphint-policy-text), then wait
+ * until the guest answered that generation or a later one.
+ */
+static int qmp_set_policy(const char *sock, const char *text, uint32_t timeout_s)
+{
+	struct json_object *virtio = NULL, *ret = NULL, *a;
+	uint32_t gen, ack, eno;
+	long long deadline;
+	const char *dev;
+	struct jconn c;
+	int rc = EXIT_SYSTEM, r;
+	char err[512];
+
+	if (qmp_open(&c, sock))
+		goto out;
+	if (jc_exec(&c, "x-query-virtio", NULL, &virtio, err, sizeof(err)) < 0)
+		goto out;
+	dev = balloon_path(virtio);
+	if (!dev) {
+		pr_err("QMP socket %s: this QEMU has no virtio-balloon device", sock);
+		goto out;
+	}
+	r = qom_get_u32(&c, dev, "fphint-policy-gen", &gen, err, sizeof(err));
+	if (r < 0)
+		goto out;
+	if (r > 0) {
+		pr_err("this QEMU cannot carry policy to the guest (no fphint-policy support; stock QEMU?): use --qga SOCK");
+		goto out;
+	}
+	a = qom_args(dev, "fphint-policy-text");
+	json_object_object_add(a, "value", json_object_new_string(text));
+	r = jc_exec(&c, "qom-set", a, &ret, err, sizeof(err));
+	json_object_put(ret);
+	if (r) {
+		if (r > 0)
+			pr_err("QMP: qom-set fphint-policy-text: %s", err);
+		goto out;
+	}
+	if (qom_get_u32(&c, dev, "fphint-policy-gen", &gen, err, sizeof(err))) {
+		pr_err("QMP: qom-get fphint-policy-gen: %s", err);
+		goto out;
+	}
+	deadline = now_ms() + timeout_s * 1000LL;
+	for (;;) {
+		if (qom_get_u32(&c, dev, "fphint-policy-ack-gen", &ack, err, sizeof(err))) {
+			pr_err("QMP: qom-get fphint-policy-ack-gen: %s", err);
+			goto out;
+		}
+		if ((int32_t)(ack - gen) >= 0)
+			break;
+		if (now_ms() >= deadline) {
+			pr_err("guest did not answer within %u s (guest without fphint host policy support, or host_policy disabled?)",
+			       timeout_s);
+			goto out;
+		}
+		msleep(POLICY_POLL_MS);
+	}
+	/* the guest writes the errno before the generation */
+	if (qom_get_u32(&c, dev, "fphint-policy-errno", &eno, err, sizeof(err))) {
+		pr_err("QMP: qom-get fphint-policy-errno: %s", err);
+		goto out;
+	}
+	if (eno) {
+		pr_err("guest refused the policy: %s (errno %u)", strerror(eno), eno);
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	open_json_object(NULL);
+	print_layout(0, 10, false);
+	print_kv_uint(PRINT_ANY, "generation", ack);
+	print_kv_uint(PRINT_ANY, "errno", 0);
+	close_json_object();
+	rc = 0;
+out:
+	json_object_put(virtio);
+	jc_close(&c);
+	return rc;
+}
+
+/* `host --qmp SOCK set KEY=VALUE...` / `set-policy NAME|FILE` [--timeout S] */
+static int qmp_policy_cmd(const char *sock, int argc, char **argv)
+{
+	bool whole = !strcmp(argv[0], "set-policy");
+	char name[FPHINT_POLICY_NAME_MAX], text[POLICY_TEXT_MAX + 1], err[160];
+	uint32_t timeout_s = POLICY_TIMEOUT_S;
+	struct settings s = { 0 };
+	const char *arg = NULL;
+	int nargs = 0, n;
+
+	for (int i = 1; i < argc; i++) {
+		const char *v = NULL;
+
+		if (!strcmp(argv[i], "--timeout") && i + 1 < argc)
+			v = argv[++i];
+		else if (!strncmp(argv[i], "--timeout=", 10))
+			v = argv[i] + 10;
+		else if (!strcmp(argv[i], "--timeout")) {
+			pr_err("--timeout needs a value");
+			return EXIT_USAGE;
+		}
+		if (v) {
+			if (!parse_u32(v, &timeout_s) || !timeout_s || timeout_s > 3600) {
+				pr_err("--timeout: '%s' is not a number in 1..3600", v);
+				return EXIT_USAGE;
+			}
+			continue;
+		}
+		nargs++;
+		if (whole) {
+			arg = argv[i];
+			continue;
+		}
+		/* the same checks as a local `set` */
+		char *eq = strchr(argv[i], '=');
+
+		if (!eq) {
+			pr_err("%s: expected KEY=VALUE", argv[i]);
+			return EXIT_USAGE;
+		}
+		*eq = '\0';
+		if (!strcmp(argv[i], "host_policy")) {
+			pr_err("host_policy: the guest's own switch, the host cannot set it");
+			return EXIT_USAGE;
+		}
+		if (settings_add(&s, argv[i], eq + 1, 0, err, sizeof(err)) < 0) {
+			pr_err("%s: %s", argv[i], err);
+			return EXIT_USAGE;
+		}
+	}
+	if (whole ? nargs != 1 : !nargs) {
+		pr_err("host --qmp SOCKET %s: expected %s [--timeout SECONDS]", argv[0],
+		       whole ? "NAME or FILE" : "KEY=VALUE...");
+		return EXIT_USAGE;
+	}
+	if (whole) {
+		int ret = profile_load(arg, name, sizeof(name), &s);
+
+		if (ret)
+			return ret;
+	}
+	n = policy_text(whole ? name : NULL, &s, text, sizeof(text));
+	if (n < 0 || n > POLICY_TEXT_MAX) {
+		pr_err("the policy does not fit in the device's %d bytes", POLICY_TEXT_MAX);
+		return EXIT_USAGE;
+	}
+	return qmp_set_policy(sock, text, timeout_s);
 }
 
 static int b64_value(int ch)
@@ -632,11 +906,13 @@ int cmd_host(int argc, char **argv)
 	int gargc = 0;
 
 	if ((strcmp(how, "--qmp") && strcmp(how, "--qga")) || !sock) {
-		pr_err("usage: fphintctl host { --qmp SOCKET stats | --qga SOCKET { set-policy NAME | status } }");
+		pr_err("usage: fphintctl host { --qmp SOCKET { stats | set-policy NAME|FILE | set KEY=VALUE... } | --qga SOCKET { set-policy NAME | status } }");
 		return EXIT_USAGE;
 	}
 	if (!strcmp(how, "--qmp") && !strcmp(cmd, "stats") && argc == 4)
 		return qmp_stats(sock);
+	if (!strcmp(how, "--qmp") && (!strcmp(cmd, "set-policy") || !strcmp(cmd, "set")))
+		return qmp_policy_cmd(sock, argc - 3, argv + 3);
 	if (!strcmp(how, "--qga") && !strcmp(cmd, "set-policy") && argc == 5) {
 		if (!policy_name_valid(argv[4]) || !strcmp(argv[4], FPHINT_POLICY_CUSTOM)) {
 			pr_err("'%s' is not a policy name ([a-z0-9][a-z0-9_-]{0,%d}, not '%s')",
@@ -656,6 +932,7 @@ int cmd_host(int argc, char **argv)
 		return qga_run(sock, gargv, gargc);
 	}
 	pr_err("host %s: expected %s", how,
-	       strcmp(how, "--qmp") ? "set-policy NAME or status" : "stats");
+	       strcmp(how, "--qmp") ? "set-policy NAME or status" :
+	       "stats, set-policy NAME|FILE or set KEY=VALUE...");
 	return EXIT_USAGE;
 }

@@ -12,7 +12,7 @@ F=$(realpath "${FPHINTCTL:-./fphintctl}")
 T=$(realpath "${TEST_PARSE:-./test-parse}")
 export FPHINT_POLICY_PATH=testdata/etc:testdata/policies
 TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
+trap 'kill ${FAKE:-} 2>/dev/null; rm -rf "$TMP"' EXIT
 n=0
 failed=0
 
@@ -92,15 +92,85 @@ expect 1 "Error: stats: unknown argument 'zones'" "stats junk" -- "$F" stats zon
 expect 1 "Error: --count: 'x' is not a number in 1..4294967295" "monitor --count x" -- "$F" monitor --count x
 expect 1 "Error: policy list takes no arguments" "policy list junk" -- "$F" policy list x
 expect 1 "Error: usage: fphintctl policy { list | show NAME|FILE }" "policy without subcommand" -- "$F" policy
-expect 1 "Error: usage: fphintctl host { --qmp SOCKET stats | --qga SOCKET { set-policy NAME | status } }" \
+expect 1 "Error: usage: fphintctl host { --qmp SOCKET { stats | set-policy NAME|FILE | set KEY=VALUE... } | --qga SOCKET { set-policy NAME | status } }" \
 	"host without socket" -- "$F" host stats
-expect 1 "Error: host --qmp: expected stats" "host --qmp set-policy" -- "$F" host --qmp /x set-policy a
+expect 1 "Error: host --qmp: expected stats, set-policy NAME|FILE or set KEY=VALUE..." \
+	"host --qmp junk" -- "$F" host --qmp /x frob
+expect 1 "Error: policy 'no-such' not found in testdata/etc:testdata/policies" \
+	"host --qmp set-policy reads the profile here" -- "$F" host --qmp /x set-policy no-such
+expect 1 "Error: host --qmp SOCKET set-policy: expected NAME or FILE [--timeout SECONDS]" \
+	"host --qmp set-policy without a name" -- "$F" host --qmp /x set-policy
+expect 1 "Error: min_order: 11 is out of range 0..10" \
+	"host --qmp set validates like set" -- "$F" host --qmp /x set min_order=11
+expect 1 "Error: frobs: unknown key" "host --qmp set unknown key" -- "$F" host --qmp /x set frobs=1
+expect 1 "Error: host_policy: the guest's own switch, the host cannot set it" \
+	"host --qmp set host_policy refused" -- "$F" host --qmp /x set host_policy=1
+expect 1 "Error: host --qmp SOCKET set: expected KEY=VALUE... [--timeout SECONDS]" \
+	"host --qmp set without pairs" -- "$F" host --qmp /x set --timeout 3
+expect 1 "Error: --timeout: '0' is not a number in 1..3600" \
+	"host --qmp set --timeout 0" -- "$F" host --qmp /x set min_order=9 --timeout 0
+expect 2 "Error: QMP socket /nonexistent.sock: No such file or directory" \
+	"host --qmp set on a missing socket" -- "$F" host --qmp /nonexistent.sock set min_order=9
 expect 1 "Error: 'No_Such' is not a policy name ([a-z0-9][a-z0-9_-]{0,30}, not 'custom')" \
 	"host --qga set-policy checks the name locally" -- "$F" host --qga /nonexistent set-policy No_Such
 expect 2 "Error: QMP socket /nonexistent.sock: No such file or directory" \
 	"host --qmp on a missing socket" -- "$F" host --qmp /nonexistent.sock stats
 expect 2 "Error: guest agent socket /nonexistent.sock: No such file or directory" \
 	"host --qga on a missing socket" -- "$F" host --qga /nonexistent.sock status
+
+echo "# host --qmp against a fake QMP server (testdata/fake-qmp.py)"
+# fake MODE: start the server on $TMP/MODE.sock; its pid in $FAKE
+fake() {
+	rm -f "$TMP/$1.sock"
+	python3 testdata/fake-qmp.py "$TMP/$1.sock" "$1" &
+	FAKE=$!
+	for _ in $(seq 50); do [ -S "$TMP/$1.sock" ] && break; sleep 0.1; done
+}
+fake stock
+expect 0 "Warning: host counters unavailable (stock QEMU: no report-* properties on the balloon)" \
+	"host --qmp stats on stock QEMU warns, prints the rest" -- "$F" -j host --qmp "$TMP/stock.sock" stats
+if grep -q '"host_counters":false' "$TMP/out" && grep -q '"report_bytes_discarded":null' "$TMP/out" &&
+	grep -q '"balloon_actual_bytes":2147483648' "$TMP/out"; then
+	ok "stock: host_counters false, counters null, balloon keys there"
+else
+	not_ok "stock: host_counters false, counters null, balloon keys there" "$(cat "$TMP/out")"
+fi
+expect 2 "Error: this QEMU cannot carry policy to the guest (no fphint-policy support; stock QEMU?): use --qga SOCK" \
+	"host --qmp set-policy on stock QEMU points to --qga" -- "$F" host --qmp "$TMP/stock.sock" set-policy default
+kill $FAKE; wait $FAKE 2>/dev/null
+fake ok
+expect 0 "" "host --qmp stats with counters" -- "$F" -j host --qmp "$TMP/ok.sock" stats
+if grep -q '"host_counters":true' "$TMP/out" && grep -q '"report_bytes_discarded":1071644672' "$TMP/out" &&
+	grep -q '"report_bytes_skipped_unaligned":2097152' "$TMP/out" && grep -q '"report_discard_ns":123456789' "$TMP/out"; then
+	ok "host counters printed under their snake_case keys"
+else
+	not_ok "host counters printed under their snake_case keys" "$(cat "$TMP/out")"
+fi
+profile hostp 'min_order = 3\nthrottle = none\n'
+expect 0 "" "host --qmp set-policy applied" -- "$F" -j host --qmp "$TMP/ok.sock" set-policy "$TMP/p/hostp.policy"
+if [ "$(cat "$TMP/out")" = '{"generation":1,"errno":0}' ] &&
+	[ "$(cat "$TMP/ok.sock.text")" = "$(printf 'policy=hostp\nthrottle=none\nmin_order=3\n')" ]; then
+	ok "set-policy: the profile as policy=NAME + key=value text, generation printed"
+else
+	not_ok "set-policy: the profile as policy=NAME + key=value text, generation printed" \
+		"$(cat "$TMP/out")" "$(tr '\n' '|' < "$TMP/ok.sock.text")"
+fi
+expect 0 "" "host --qmp set applied" -- "$F" host --qmp "$TMP/ok.sock" set min_order=9 throttle=ratelimit
+if [ "$(cat "$TMP/ok.sock.text")" = "$(printf 'throttle=ratelimit\nmin_order=9\n')" ] &&
+	grep -q '^generation *2$' "$TMP/out"; then
+	ok "set: only the given keys, no policy= line"
+else
+	not_ok "set: only the given keys, no policy= line" "$(cat "$TMP/out")" "$(tr '\n' '|' < "$TMP/ok.sock.text")"
+fi
+kill $FAKE; wait $FAKE 2>/dev/null
+fake refuse
+expect 1 "Error: guest refused the policy: Invalid argument (errno 22)" \
+	"host --qmp set refused by the guest: exit 1 with its errno" -- "$F" host --qmp "$TMP/refuse.sock" set min_order=9
+kill $FAKE; wait $FAKE 2>/dev/null
+fake silent
+expect 2 "Error: guest did not answer within 1 s (guest without fphint host policy support, or host_policy disabled?)" \
+	"host --qmp set without an answer: exit 2 after --timeout" -- "$F" host --qmp "$TMP/silent.sock" set min_order=9 --timeout 1
+kill $FAKE; wait $FAKE 2>/dev/null
 
 echo "# set: validated before any netlink"
 expect 1 "Error: set: expected KEY=VALUE..." "set without pairs" -- "$F" set

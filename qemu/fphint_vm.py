@@ -40,6 +40,41 @@ QGA_PORT = "org.qemu.guest_agent.0"
 QGA_NO_REPLY = {"guest-shutdown", "guest-suspend-disk", "guest-suspend-ram",
                 "guest-suspend-hybrid"}
 
+# Which QEMU runs a guest: "stock" is Debian's qemu-system-x86_64 (operators
+# run unmodified hosts, so it stays tested); "patched" is Debian's source plus
+# qemu/patches, built by `make qemu` (scripts/qemu-build.sh) into build/qemu/,
+# with firmware from Debian's packages through -L.
+PATCHED_QEMU = os.path.join(BUILD, "qemu", "qemu-system-x86_64")
+FIRMWARE_DIRS = ["/usr/share/qemu", "/usr/share/seabios", "/usr/lib/ipxe/qemu"]
+# The balloon of the "policy" profile offers the patched device's
+# experimental fphint-policy feature (bit 23).
+PROFILES["policy"] = ["-device", "virtio-balloon-pci,id=balloon0,free-page-reporting=on,"
+                      "fphint-policy=on"]
+
+
+def qemu_argv(qemu):
+    """The binary and firmware options of QEMU "stock" or "patched"."""
+    if qemu == "stock":
+        return ["qemu-system-x86_64"]
+    if qemu == "patched":
+        if not os.access(PATCHED_QEMU, os.X_OK):
+            raise RuntimeError(f"{PATCHED_QEMU} missing: run make qemu")
+        return [PATCHED_QEMU] + [a for d in FIRMWARE_DIRS if os.path.isdir(d) for a in ("-L", d)]
+    raise ValueError(f"qemu must be 'stock' or 'patched', not {qemu!r}")
+
+
+def describe_qemu(qemu):
+    """'stock: /usr/bin/qemu-system-x86_64 (QEMU emulator version 7.2.22 ...)'"""
+    try:
+        exe = qemu_argv(qemu)[0]
+        path = shutil.which(exe) or exe
+        out = subprocess.run([path, "--version"], capture_output=True, text=True,
+                             timeout=30).stdout.splitlines()
+        return f"{qemu}: {path} ({out[0].strip() if out else '?'})"
+    except (OSError, RuntimeError, subprocess.SubprocessError) as e:
+        return f"{qemu}: unavailable ({e})"
+
+
 ACCEL_ARGS = {
     # -arch-capabilities: this host's KVM aborts on MSR 0x10a otherwise.
     "kvm": ["-accel", "kvm", "-cpu", "host,-arch-capabilities"],
@@ -61,9 +96,10 @@ def qemu_rss_kib(pid):
 class Guest:
     def __init__(self, test, accel, append="", mem_mib=2048, smp=2,
                  profile="reporting", log=None, qmp=False, qga=False, layer=None,
-                 extra_args=()):
+                 extra_args=(), qemu="stock"):
         self.test = test
         self.accel = accel
+        self.qemu = qemu
         self.lines = []       # (host time, text)
         self.rss = []         # (host time, KiB)
         self.cpu = []         # (host time, QEMU user+system CPU seconds)
@@ -76,7 +112,7 @@ class Guest:
         # and must reach the console that console_problems() reads.
         cmdline = (f"console=ttyS0 panic=-1 quiet loglevel=5 fphint.test={test} {env} "
                    f"{append}").strip()
-        self.cmd = (["qemu-system-x86_64", "-m", str(mem_mib), "-smp", str(smp),
+        self.cmd = (qemu_argv(qemu) + ["-m", str(mem_mib), "-smp", str(smp),
                      "-nodefaults", "-display", "none", "-serial", "stdio",
                      "-monitor", "none", "-no-reboot",
                      "-kernel", VMLINUX, "-initrd", layer_initrd(layer) if layer else INITRD,
@@ -304,6 +340,81 @@ def qmp(g, cmd, _timeout=10, _args=None, **args):
                     raise RuntimeError(f"QMP {c}: {r['error'].get('class')}: {r['error'].get('desc')}")
                 break
         return r.get("return")
+
+
+# The patched balloon's counters of the free page reporting queue
+# (qemu/patches/0001-*): QOM property names; qom-get on the PCI device
+# (balloon0) reads them through aliases.
+REPORT_COUNTERS = ["report-reports", "report-ranges", "report-bytes-requested",
+                   "report-bytes-discarded", "report-bytes-skipped-inhibited",
+                   "report-bytes-skipped-poison", "report-bytes-skipped-unaligned",
+                   "report-bytes-skipped-not-ram", "report-bytes-failed",
+                   "report-discard-ns"]
+BALLOON = "/machine/peripheral/balloon0"
+
+
+def qmp_batch(g, cmds, _timeout=10):
+    """Several QMP commands on one connection: [(cmd, {args}), ...] -> a list
+    of their "return" values, or of RuntimeError for those that failed."""
+    out = []
+    with _connect(g.qmp_path, _timeout) as s, s.makefile("rwb") as f:
+        _read_json(f)
+        for i, (c, a) in enumerate([("qmp_capabilities", {})] + list(cmds)):
+            msg = {"execute": c, "id": i}
+            if a:
+                msg["arguments"] = a
+            f.write(json.dumps(msg).encode() + b"\n")
+            f.flush()
+            while True:
+                r = _read_json(f)
+                if "event" not in r and r.get("id") == i:
+                    break
+            if i:
+                out.append(RuntimeError(f"QMP {c}: {r['error'].get('desc')}") if "error" in r
+                           else r.get("return"))
+    return out
+
+
+def host_counters(g, path=BALLOON):
+    """{'report_bytes_discarded': N, ...} from the patched balloon, or None
+    when this QEMU has no such properties (stock)."""
+    vals = qmp_batch(g, [("qom-get", {"path": path, "property": p}) for p in REPORT_COUNTERS])
+    if any(isinstance(v, Exception) for v in vals):
+        return None
+    return {p.replace("-", "_"): v for p, v in zip(REPORT_COUNTERS, vals)}
+
+
+class CounterSampler:
+    """host_counters(g) every @interval seconds while QEMU runs, in a thread:
+    .samples is [(host time, counters)], on g's clock (g.now(), the clock of
+    g.lines)."""
+    def __init__(self, g, interval=0.25):
+        self.g, self.interval, self.samples = g, interval, []
+        self.errors = []
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def _run(self):
+        while not self._stop.is_set() and self.g.proc.poll() is None:
+            try:
+                c = host_counters(self.g)
+                if c is not None:
+                    self.samples.append((self.g.now(), c))
+            except (OSError, ConnectionError, ValueError) as e:
+                if self.g.proc.poll() is None:
+                    self.errors.append(str(e))
+            self._stop.wait(self.interval)
+
+    def stop(self):
+        self._stop.set()
+        self._t.join(5)
+        return self
+
+    def before(self, t):
+        """The last sample taken before host time @t (None if none)."""
+        got = [c for ts, c in self.samples if ts < t]
+        return got[-1] if got else None
 
 
 def qga(g, cmd, _timeout=10, _args=None, **args):
