@@ -350,7 +350,11 @@ TEST_F(nl, config_get_matches_sysfs)
 	ASSERT_NE(NULL, tb[FPHINT_A_ENABLED]);
 	EXPECT_EQ(1, *(uint8_t *)nla_data(tb[FPHINT_A_ENABLED]));
 	ASSERT_NE(NULL, tb[FPHINT_A_POLICY]);
-	EXPECT_STREQ(self->saved.v[FPHINT_TUNABLE_NR + 5], (char *)nla_data(tb[FPHINT_A_POLICY]));
+	EXPECT_STREQ(self->saved.v[SNAP_POLICY], (char *)nla_data(tb[FPHINT_A_POLICY]));
+	ASSERT_NE(NULL, tb[FPHINT_A_POLICY_SOURCE]);
+	EXPECT_STREQ(self->saved.v[SNAP_POLICY_SOURCE], (char *)nla_data(tb[FPHINT_A_POLICY_SOURCE]));
+	ASSERT_NE(NULL, tb[FPHINT_A_HOST_POLICY]);
+	EXPECT_EQ(atoi(self->saved.v[SNAP_HOST_POLICY]), *(uint8_t *)nla_data(tb[FPHINT_A_HOST_POLICY]));
 	for (i = 0; i < 4; i++) {
 		ASSERT_NE(NULL, tb[FPHINT_A_CAPTURE + i]);
 		snprintf(buf, sizeof(buf), "[%s]", (char *)nla_data(tb[FPHINT_A_CAPTURE + i]));
@@ -477,6 +481,37 @@ TEST_F(nl, config_set_applies)
 	ASSERT_EQ(0, transact(self->fd, &m, &r));
 	read_str(FP "enabled", buf, sizeof(buf));
 	EXPECT_STREQ("0", buf);
+}
+
+/*
+ * host_policy: config-set turns it off and on, sysfs agrees, and neither
+ * the policy name nor policy_source moves (access control, not policy);
+ * policy-set does not take it at all.
+ */
+TEST_F(nl, host_policy_switch)
+{
+	char policy[64], source[64], buf[64];
+	struct msg m;
+	struct reply r;
+	uint32_t off;
+
+	read_str(FP "policy", policy, sizeof(policy));
+	read_str(FP "policy_source", source, sizeof(source));
+	for (int v = 0; v <= 1; v++) {
+		msg_init(&m, self->family, FPHINT_CMD_CONFIG_SET);
+		put_u8(&m, FPHINT_A_HOST_POLICY, v);
+		ASSERT_EQ(0, transact(self->fd, &m, &r)) TH_LOG("%s", r.extack);
+		EXPECT_EQ(v, read_u64(FP "host_policy"));
+		read_str(FP "policy", buf, sizeof(buf));
+		EXPECT_STREQ(policy, buf);
+		read_str(FP "policy_source", buf, sizeof(buf));
+		EXPECT_STREQ(source, buf);
+	}
+	msg_init(&m, self->family, FPHINT_CMD_POLICY_SET);
+	put_str(&m, FPHINT_A_POLICY, "hp");
+	off = put_u8(&m, FPHINT_A_HOST_POLICY, 0);
+	EXPECT_REJECTED(&m, &r, off);
+	EXPECT_EQ(1, read_u64(FP "host_policy"));
 }
 
 TEST_F(nl, config_set_rejects_out_of_range)
@@ -728,8 +763,12 @@ TEST_F(nl, bad_input_sweep)
 		{ "string \"1\"", "1", 2 },
 	};
 	for (size_t c = 0; c < ARRAY_SIZE(cmds); c++) {
-		for (size_t i = 0; i < ARRAY_SIZE(enabled_bad); i++)
+		for (size_t i = 0; i < ARRAY_SIZE(enabled_bad); i++) {
 			sweep_one(_metadata, self, cmds[c], FPHINT_A_ENABLED, 0, &enabled_bad[i], "enabled");
+			/* Access control, not policy: policy-set refuses even good values. */
+			sweep_one(_metadata, self, cmds[c], FPHINT_A_HOST_POLICY, 0, &enabled_bad[i],
+				  "host_policy");
+		}
 
 		for (size_t k = 0; k < ARRAY_SIZE(strs); k++) {
 			const struct bad_val bad[] = {
@@ -768,6 +807,8 @@ TEST_F(nl, bad_input_sweep)
 		sweep_one(_metadata, self, cmds[c], FPHINT_A_STATS, 0, &one, "stats");
 		sweep_one(_metadata, self, cmds[c], FPHINT_A_THROTTLED, 0, &(struct bad_val){ "u8 1", &ff, 1 }, "throttled");
 		sweep_one(_metadata, self, cmds[c], FPHINT_A_REASON, 0, &(struct bad_val){ "string", "x", 2 }, "reason");
+		sweep_one(_metadata, self, cmds[c], FPHINT_A_POLICY_SOURCE, 0,
+			  &(struct bad_val){ "string", "host", 5 }, "policy_source");
 		/* A tunables "nest" without NLA_F_NESTED. */
 		sweep_one(_metadata, self, cmds[c], FPHINT_A_TUNABLES, 0, &one, "tunables (not nested)");
 	}
@@ -797,11 +838,13 @@ TEST_F(nl, bad_input_sweep)
 		if (setgid(65534) || setuid(65534))
 			_exit(255);
 		for (size_t c = 0; c < ARRAY_SIZE(cmds); c++) {
-			for (int t = -1; t < FPHINT_TUNABLE_NR + 4; t++) {
+			for (int t = -2; t < FPHINT_TUNABLE_NR + 4; t++) {
 				msg_init(&m, self->family, cmds[c]);
 				if (cmds[c] == FPHINT_CMD_POLICY_SET)
 					put_str(&m, FPHINT_A_POLICY, "sweep");
-				if (t < 0)
+				if (t == -2)
+					put_u8(&m, FPHINT_A_HOST_POLICY, 1);
+				else if (t < 0)
 					put_u8(&m, FPHINT_A_ENABLED, 1);
 				else if (t < FPHINT_TUNABLE_NR)
 					put_tunable(&m, t + 1, &(uint32_t){ tunable_def[t] }, 4);
@@ -817,7 +860,7 @@ TEST_F(nl, bad_input_sweep)
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		TH_LOG("%d unprivileged writes not refused with EPERM", WEXITSTATUS(status));
-	sweep_count += 2 * (FPHINT_TUNABLE_NR + 5);
+	sweep_count += 2 * (FPHINT_TUNABLE_NR + 6);
 	printf("@@BADINPUT netlink=%d\n", sweep_count);
 	fflush(stdout);
 }

@@ -236,6 +236,7 @@ TEST_F(fphint, bad_input_sweep)
 	memset(page, '7', sizeof(page) - 1);
 	memset(over, 'a', sizeof(over) - 1);
 	files[nfiles++] = FP "enabled";
+	files[nfiles++] = FP "host_policy";
 	for (size_t i = 0; i < ARRAY_SIZE(stages); i++)
 		files[nfiles++] = stages[i].file;
 	for (size_t i = 0; i < ARRAY_SIZE(tunables); i++) {
@@ -264,8 +265,10 @@ TEST_F(fphint, bad_input_sweep)
 	for (size_t f = 0; f < ARRAY_SIZE(stages); f++)
 		for (size_t i = 0; i < ARRAY_SIZE(stage_only); i++)
 			SWEEP(stages[f].file, stage_only[i], -EINVAL);
-	for (size_t i = 0; i < ARRAY_SIZE(enabled_only); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(enabled_only); i++) {
 		SWEEP(FP "enabled", enabled_only[i], -EINVAL);
+		SWEEP(FP "host_policy", enabled_only[i], -EINVAL);
+	}
 	for (size_t i = 0; i < ARRAY_SIZE(tunables); i++) {
 		snprintf(path, sizeof(path), FP "%s", tunables[i].name);
 		snprintf(val, sizeof(val), "%lu", tunables[i].max + 1);
@@ -286,6 +289,7 @@ TEST_F(fphint, bad_input_sweep)
 #undef STAT
 		"isolated_now_pages", "report_delay_now_ms" };
 	SWEEP(FP "policy", "default", -EACCES);
+	SWEEP(FP "policy_source", "host", -EACCES);
 	for (size_t i = 0; i < ARRAY_SIZE(stat_names); i++) {
 		snprintf(path, sizeof(path), FP "stats/%s", stat_names[i]);
 		SWEEP(path, "0", -EACCES);

@@ -141,15 +141,21 @@ static inline int current_stage(const char *file, char *out, size_t len)
 
 /* Everything set-able, as sysfs shows it: compared before and after. */
 struct snapshot {
-	char v[FPHINT_TUNABLE_NR + 6][64];
+	char v[FPHINT_TUNABLE_NR + 8][64];
 };
+/* Indices into struct snapshot after the tunables and the four stages. */
+enum { SNAP_ENABLED = FPHINT_TUNABLE_NR + 4, SNAP_HOST_POLICY, SNAP_POLICY, SNAP_POLICY_SOURCE };
 
-/* Files of struct snapshot, in its order: tunables, stages, enabled, policy. */
-static const char *const snapshot_files[FPHINT_TUNABLE_NR + 6] = {
+/*
+ * Files of struct snapshot, in its order: tunables, stages, enabled,
+ * host_policy, then the read-only policy and policy_source.
+ */
+static const char *const snapshot_files[FPHINT_TUNABLE_NR + 8] = {
 #define FPHINT_X_NAME(NAME, name, def, min, max) #name,
 	FPHINT_TUNABLES(FPHINT_X_NAME)
 #undef FPHINT_X_NAME
-	"capture", "selection", "transport", "throttle", "enabled", "policy",
+	"capture", "selection", "transport", "throttle", "enabled", "host_policy",
+	"policy", "policy_source",
 };
 
 static inline void snap(struct snapshot *s)
@@ -163,13 +169,13 @@ static inline void snap(struct snapshot *s)
 	}
 }
 
-/* Write back what snap() saw: tunables, each stage's current name, enabled. */
+/* Write back what snap() saw: tunables, each stage's current name, enabled, host_policy. */
 static inline void restore_config(const struct snapshot *s)
 {
 	char path[128], name[64];
 	const char *l, *r;
 
-	for (int i = 0; i < FPHINT_TUNABLE_NR + 5; i++) {
+	for (int i = 0; i <= SNAP_HOST_POLICY; i++) {
 		const char *val = s->v[i];
 
 		if (i >= FPHINT_TUNABLE_NR && i < FPHINT_TUNABLE_NR + 4) {

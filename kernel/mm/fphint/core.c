@@ -9,6 +9,7 @@
  */
 #define pr_fmt(fmt) "fphint: " fmt
 
+#include <linux/ctype.h>
 #include <linux/debugfs.h>
 #include <linux/delay.h>
 #include <linux/highmem.h>
@@ -521,6 +522,17 @@ out:
 	if (changed || toggled)
 		fphint_nl_notify_config();
 	return 0;
+}
+
+/* Policy names end up in file names and sysfs: keep them plain. */
+bool fphint_policy_name_valid(const char *name)
+{
+	if (!*name || strlen(name) >= FPHINT_POLICY_NAME_MAX)
+		return false;
+	for (; *name; name++)
+		if (!islower(*name) && !isdigit(*name) && *name != '-' && *name != '_')
+			return false;
+	return true;
 }
 
 void fphint_policy_name(char *buf, size_t size)

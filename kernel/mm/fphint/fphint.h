@@ -165,6 +165,7 @@ bool fphint_is_enabled(void);
 bool fphint_host_policy_allowed(void);
 const char *fphint_policy_source(void);
 void fphint_policy_name(char *buf, size_t size);
+bool fphint_policy_name_valid(const char *name);
 u64 fphint_stat_sum(enum fphint_stat stat);
 
 /* This zone's figures (struct fphint_zone_stats, <linux/fphint.h>). */

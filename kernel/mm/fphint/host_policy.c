@@ -32,7 +32,7 @@ static int fphint_host_key(struct fphint_config *cfg, char *key, char *val)
 	int i, err;
 
 	if (!strcmp(key, "policy")) {
-		if (cfg->policy || !*val || strlen(val) >= FPHINT_POLICY_NAME_MAX)
+		if (cfg->policy || !fphint_policy_name_valid(val))
 			return -EINVAL;
 		cfg->policy = val;
 		return 0;
@@ -130,3 +130,7 @@ int fphint_apply_host_policy(const char *text, size_t len)
 	return err;
 }
 EXPORT_SYMBOL_GPL(fphint_apply_host_policy);
+
+#ifdef CONFIG_FPHINT_KUNIT_TEST
+#include "tests/host_policy-kunit.h"
+#endif

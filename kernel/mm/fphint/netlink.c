@@ -215,16 +215,6 @@ static int fphint_nl_get_doit(struct sk_buff *skb, struct genl_info *info)
 	return msg ? genlmsg_reply(msg, info) : -ENOMEM;
 }
 
-/* Policy names end up in file names and sysfs: keep them plain. */
-static bool fphint_nl_policy_name_ok(const char *name)
-{
-	if (!*name)
-		return false;
-	for (; *name; name++)
-		if (!islower(*name) && !isdigit(*name) && *name != '-' && *name != '_')
-			return false;
-	return true;
-}
 
 /* NL_SET_ERR_MSG_ATTR() wants a literal; these messages come from tables. */
 static void fphint_nl_err(struct netlink_ext_ack *extack,
@@ -252,7 +242,7 @@ static int fphint_nl_set_doit(struct sk_buff *skb, struct genl_info *info)
 			return -EINVAL;
 		}
 		cfg.policy = nla_data(attrs[FPHINT_A_POLICY]);
-		if (!fphint_nl_policy_name_ok(cfg.policy)) {
+		if (!fphint_policy_name_valid(cfg.policy)) {
 			NL_SET_ERR_MSG_ATTR(extack, attrs[FPHINT_A_POLICY],
 					    "policy: name must be [a-z0-9_-]+");
 			return -EINVAL;
