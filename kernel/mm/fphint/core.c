@@ -310,26 +310,26 @@ static bool __fphint_unregister_stage(enum fphint_kind kind, struct fphint_stage
 	return changed;
 }
 
-void fphint_register_stage(enum fphint_kind kind, struct fphint_stage *s)
+static void fphint_stage_op(bool (*op)(enum fphint_kind, struct fphint_stage *),
+			    enum fphint_kind kind, struct fphint_stage *s)
 {
 	bool changed;
 
 	fphint_config_lock();
-	changed = __fphint_register_stage(kind, s);
+	changed = op(kind, s);
 	fphint_config_unlock();
 	if (changed)
 		fphint_nl_notify_config();
 }
 
+void fphint_register_stage(enum fphint_kind kind, struct fphint_stage *s)
+{
+	fphint_stage_op(__fphint_register_stage, kind, s);
+}
+
 void fphint_unregister_stage(enum fphint_kind kind, struct fphint_stage *s)
 {
-	bool changed;
-
-	fphint_config_lock();
-	changed = __fphint_unregister_stage(kind, s);
-	fphint_config_unlock();
-	if (changed)
-		fphint_nl_notify_config();
+	fphint_stage_op(__fphint_unregister_stage, kind, s);
 }
 
 /* ---- configuration -------------------------------------------------- */
@@ -1355,3 +1355,7 @@ out:
 	return err;
 }
 subsys_initcall(fphint_init);
+
+#ifdef CONFIG_FPHINT_KUNIT_TEST
+#include "tests/devices-kunit.h"
+#endif

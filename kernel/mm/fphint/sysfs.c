@@ -11,35 +11,21 @@
 
 #include "fphint.h"
 
-static ssize_t enabled_show(struct kobject *kobj, struct kobj_attribute *attr,
-			    char *buf)
+/*
+ * The two 0/1 switches: enabled (fphint captures and reports) and
+ * host_policy (the host may set policy through the reporting device).
+ */
+static struct kobj_attribute enabled_attr, host_policy_attr;
+
+static ssize_t switch_show(struct kobject *kobj, struct kobj_attribute *attr,
+			   char *buf)
 {
-	return sysfs_emit(buf, "%d\n", fphint_is_enabled());
+	return sysfs_emit(buf, "%d\n", attr == &enabled_attr ? fphint_is_enabled() :
+					 fphint_host_policy_allowed());
 }
 
-static ssize_t enabled_store(struct kobject *kobj, struct kobj_attribute *attr,
-			     const char *buf, size_t count)
-{
-	struct fphint_config cfg;
-	unsigned int val;
-
-	if (kstrtouint(buf, 10, &val) || val > 1)
-		return -EINVAL;
-	fphint_config_init(&cfg);
-	cfg.enabled = val;
-	return fphint_apply(&cfg) ?: count;
-}
-static struct kobj_attribute enabled_attr = __ATTR_RW(enabled);
-
-/* May the host set policy (fphint_apply_host_policy())?  0 or 1. */
-static ssize_t host_policy_show(struct kobject *kobj, struct kobj_attribute *attr,
-				char *buf)
-{
-	return sysfs_emit(buf, "%d\n", fphint_host_policy_allowed());
-}
-
-static ssize_t host_policy_store(struct kobject *kobj, struct kobj_attribute *attr,
-				 const char *buf, size_t count)
+static ssize_t switch_store(struct kobject *kobj, struct kobj_attribute *attr,
+			    const char *buf, size_t count)
 {
 	struct fphint_config cfg;
 	unsigned int val;
@@ -47,10 +33,15 @@ static ssize_t host_policy_store(struct kobject *kobj, struct kobj_attribute *at
 	if (kstrtouint(buf, 10, &val) || val > 1)
 		return -EINVAL;
 	fphint_config_init(&cfg);
-	cfg.host_policy = val;
+	if (attr == &enabled_attr)
+		cfg.enabled = val;
+	else
+		cfg.host_policy = val;
 	return fphint_apply(&cfg) ?: count;
 }
-static struct kobj_attribute host_policy_attr = __ATTR_RW(host_policy);
+static struct kobj_attribute enabled_attr = __ATTR(enabled, 0644, switch_show, switch_store);
+static struct kobj_attribute host_policy_attr =
+	__ATTR(host_policy, 0644, switch_show, switch_store);
 
 /* Who changed the configuration last: default, local or host. */
 static ssize_t policy_source_show(struct kobject *kobj, struct kobj_attribute *attr,
