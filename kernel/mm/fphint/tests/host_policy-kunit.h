@@ -74,6 +74,7 @@ static const unsigned int fphint_test_def[FPHINT_TUNABLE_NR] = {
 static void fphint_test_host_policy_applies(struct kunit *test)
 {
 	struct fphint_test_state st;
+	char text[64];
 
 	fphint_test_state(&st);
 	KUNIT_EXPECT_EQ(test, HP("min_order = 9\nreport_delay_ms=250\n\nthrottle=ratelimit"), 0);
@@ -82,8 +83,13 @@ static void fphint_test_host_policy_applies(struct kunit *test)
 	KUNIT_EXPECT_STREQ(test, fphint_current_stage(FPHINT_KIND_THROTTLE)->name,
 			   FPHINT_THROTTLE_RATELIMIT);
 	KUNIT_EXPECT_STREQ(test, fphint_policy_source(), FPHINT_SOURCE_HOST);
-	/* A named policy: what it leaves out goes back to the default. */
-	KUNIT_EXPECT_EQ(test, HP("policy=hosted\nlow_mem_pct=20\n"), 0);
+	/*
+	 * A named policy: what it leaves out goes back to the default, enabled
+	 * included, so say it: a first enable after a fphint.enabled=0 boot
+	 * would take the device over from page_reporting for good.
+	 */
+	snprintf(text, sizeof(text), "policy=hosted\nlow_mem_pct=20\nenabled=%d\n", st.enabled);
+	KUNIT_EXPECT_EQ(test, fphint_apply_host_policy(text, strlen(text)), 0);
 	KUNIT_EXPECT_EQ(test, fphint_tunables[FPHINT_TUNABLE_MIN_ORDER],
 			fphint_test_def[FPHINT_TUNABLE_MIN_ORDER]);
 	KUNIT_EXPECT_EQ(test, fphint_tunables[FPHINT_TUNABLE_LOW_MEM_PCT], 20U);
