@@ -18,6 +18,14 @@ struct fphint_test_state {
 	bool enabled, host_policy;
 };
 
+/* fphint_init() failed (fphint.fail_init=N): nothing to configure. */
+static int fphint_test_host_policy_init(struct kunit *test)
+{
+	if (!fphint_zstats)
+		kunit_skip(test, "fphint is not initialised");
+	return 0;
+}
+
 static void fphint_test_state(struct fphint_test_state *st)
 {
 	int i;
@@ -167,6 +175,7 @@ static struct kunit_case fphint_host_policy_cases[] = {
 
 static struct kunit_suite fphint_host_policy_suite = {
 	.name = "fphint-host-policy",
+	.init = fphint_test_host_policy_init,
 	.test_cases = fphint_host_policy_cases,
 };
 kunit_test_suite(fphint_host_policy_suite);
