@@ -671,6 +671,15 @@ def suite_hostcheck(accel, logdir):
     check_console(g, "hostcheck (normal)")
 
 
+def host_cli(*args, timeout=60):
+    """fphintctl on the host, profiles from this tree's policies/."""
+    import subprocess
+    env = dict(os.environ, FPHINT_POLICY_PATH=os.path.join(vm.TOP, "policies"))
+    p = subprocess.run([os.path.join(vm.BUILD, "cli", "fphintctl"), *args],
+                       capture_output=True, text=True, timeout=timeout, env=env)
+    return p.returncode, p.stdout, p.stderr
+
+
 def wait_line(g, prefix, timeout):
     deadline = time.monotonic() + timeout
     while not g.seen(prefix) and g.proc.poll() is None and time.monotonic() < deadline:
@@ -730,54 +739,66 @@ def suite_qemu(accel, logdir):
     (fphintctl host --qmp and raw qom-set: applied, refused with the
     guest's errno and nothing changed, EPERM with host_policy off); stock
     QEMU says it cannot and points to --qga."""
-    import errno
     import json
 
-    # 1. Counters after a 1 GiB burst, the guest holding still.
+    # 1. Counters across a 1 GiB burst, read while the guest holds still
+    # before and after it.
     with open(os.path.join(logdir, "qemu-counters.log"), "w") as log:
         g = vm.Guest("hostcounters", accel, log=log, qmp=True, qemu="patched").start()
-        hc = cli = None
+        hc, cli = {}, None
         try:
-            if wait_line(g, "@@HOST-TURN", 300):
-                hc = vm.host_counters(g)
-                cli = run_cli("-j", "host", "--qmp", g.qmp_path, "stats")
+            for turn in ("before", "after"):
+                if wait_line(g, f"@@HOST-TURN {turn}", 300):
+                    hc[turn] = vm.host_counters(g)
+            if hc.get("after"):
+                cli = host_cli("-j", "host", "--qmp", g.qmp_path, "stats")
         finally:
             g.wait(300)
     report(g.seen("@@DONE rc=0"), "qemu: counters guest ran to the end")
-    turn = next((t for t, text in g.lines if text.startswith("@@HOST-TURN")), None)
-    done = next((t for t, text in g.lines if text.startswith("@@HOST-DONE")), None)
-    st = [s for _, s in g.stats()]
-    held = [s for t, s in g.stats() if turn is not None and t < turn]
-    after = [s for t, s in g.stats() if done is not None and t > done]
-    if hc and held and after and len(st) >= 2:
-        guest = held[-1]["reported_bytes"]
-        report(after[-1]["reported_bytes"] == guest,
-               f"qemu: the guest reported nothing while the host read ({guest} -> {after[-1]['reported_bytes']})")
-        report(guest - st[0]["reported_bytes"] >= 0.9 * GIB,
-               f"qemu: the burst was reported ({(guest - st[0]['reported_bytes']) / GIB:.2f} GiB)")
-        req = hc["report_bytes_requested"]
-        report(req == guest, f"qemu: host report-bytes-requested {req} == guest reported_bytes {guest}")
-        report(hc["report_bytes_discarded"] == req,
-               f"qemu: normal RAM: all of it discarded ({hc['report_bytes_discarded']} of {req})")
-        skipped = {k: v for k, v in hc.items() if "skipped" in k or "failed" in k}
+
+    def around(turn):
+        """Guest stats just before @@HOST-TURN and just after @@HOST-DONE."""
+        t0 = next((t for t, x in g.lines if x == f"@@HOST-TURN {turn}"), None)
+        t1 = next((t for t, x in g.lines if x == f"@@HOST-DONE {turn}"), None)
+        pre = [s for t, s in g.stats() if t0 is not None and t < t0]
+        post = [s for t, s in g.stats() if t1 is not None and t > t1]
+        return (pre[-1], post[0]) if pre and post else (None, None)
+    (b0, b1), (a0, a1) = around("before"), around("after")
+    h0, h1 = hc.get("before"), hc.get("after")
+    if h0 and h1 and b0 and a0:
+        quiet = b0["reported_bytes"] == b1["reported_bytes"] and a0["reported_bytes"] == a1["reported_bytes"]
+        report(quiet, "qemu: the guest reported nothing while the host read "
+                      f"({b0['reported_bytes']} -> {b1['reported_bytes']}, "
+                      f"{a0['reported_bytes']} -> {a1['reported_bytes']})")
+        guest = a0["reported_bytes"] - b0["reported_bytes"]
+        req = h1["report_bytes_requested"] - h0["report_bytes_requested"]
+        disc = h1["report_bytes_discarded"] - h0["report_bytes_discarded"]
+        report(guest >= 0.9 * GIB, f"qemu: the burst was reported ({guest / GIB:.2f} GiB)")
+        report(req == guest,
+               f"qemu: across the burst, host report-bytes-requested +{req} == guest reported_bytes +{guest}")
+        report(h1["report_bytes_discarded"] == h1["report_bytes_requested"] and disc == req,
+               f"qemu: normal RAM: all of it discarded (+{disc} of +{req}; "
+               f"{h1['report_bytes_discarded']} of {h1['report_bytes_requested']} since boot)")
+        skipped = {k: v for k, v in h1.items() if "skipped" in k or "failed" in k}
         report(not any(skipped.values()), f"qemu: normal RAM: nothing skipped or failed {skipped}")
-        report(hc["report_reports"] > 0 and hc["report_ranges"] >= hc["report_reports"]
-               and hc["report_discard_ns"] > 0,
-               f"qemu: {hc['report_reports']} reports, {hc['report_ranges']} ranges, "
-               f"{hc['report_discard_ns'] / 1e6:.1f} ms discarding")
-        figures["host counters after a 1 GiB burst"] = (
-            f"requested {req} B = guest reported_bytes {guest} B, discarded "
-            f"{hc['report_bytes_discarded']} B in {hc['report_reports']} reports, "
-            f"{hc['report_discard_ns'] / 1e6:.1f} ms")
+        nrep = h1["report_reports"] - h0["report_reports"]
+        report(nrep > 0 and h1["report_ranges"] - h0["report_ranges"] >= nrep
+               and h1["report_discard_ns"] > h0["report_discard_ns"],
+               f"qemu: burst: {nrep} reports (guest +{a0['reports'] - b0['reports']}), "
+               f"{h1['report_ranges'] - h0['report_ranges']} ranges, "
+               f"{(h1['report_discard_ns'] - h0['report_discard_ns']) / 1e6:.1f} ms discarding")
+        figures["host counters across a 1 GiB burst"] = (
+            f"requested +{req} B = guest reported_bytes +{guest} B, discarded +{disc} B in {nrep} "
+            f"reports, {(h1['report_discard_ns'] - h0['report_discard_ns']) / 1e6:.1f} ms")
     else:
-        report(False, f"qemu: counters read at the host's turn ({hc}) and guest stats around it")
+        report(False, f"qemu: counters read at both host turns ({hc}) and guest stats around them")
     rc, out, err = cli or (None, "", "")
     try:
         js = json.loads(out)
     except ValueError:
         js = {}
-    report(rc == 0 and js.get("host_counters") is True and hc is not None
-           and js.get("report_bytes_discarded") == hc["report_bytes_discarded"],
+    report(rc == 0 and js.get("host_counters") is True and h1 is not None
+           and js.get("report_bytes_discarded") == h1["report_bytes_discarded"],
            f"qemu: fphintctl -j host --qmp stats shows the counters (rc {rc}, "
            f"report_bytes_discarded {js.get('report_bytes_discarded')}) {err.strip()}")
     check_console(g, "qemu (counters)")
@@ -808,7 +829,7 @@ def suite_qemu(accel, logdir):
         g = vm.Guest("hostpolicy", accel, log=log, qmp=True, qga=True, qemu="stock").start()
         try:
             if wait_line(g, "@@HOST-TURN", 300):
-                rc, out, err = run_cli("-j", "host", "--qmp", g.qmp_path, "stats")
+                rc, out, err = host_cli("-j", "host", "--qmp", g.qmp_path, "stats")
                 try:
                     js = json.loads(out)
                 except ValueError:
@@ -819,7 +840,7 @@ def suite_qemu(accel, logdir):
                        and js.get("qemu_rss_bytes", 0) > 0,
                        f"qemu: stock: host --qmp stats says the counters are unavailable and prints the rest "
                        f"(rc {rc}, {err.strip()!r})")
-                rc, out, err = run_cli("host", "--qmp", g.qmp_path, "set-policy", "database")
+                rc, out, err = host_cli("host", "--qmp", g.qmp_path, "set-policy", "database")
                 want = ("Error: this QEMU cannot carry policy to the guest (no fphint-policy support; "
                         "stock QEMU?): use --qga SOCK")
                 report(rc == 2 and err.strip() == want,
@@ -847,7 +868,7 @@ def policy_checks(g):
     gen0 = q("fphint-policy-gen")
 
     # fphintctl host --qmp set-policy database: the whole profile
-    rc, out, err = run_cli("-j", "host", "--qmp", g.qmp_path, "set-policy", "database")
+    rc, out, err = host_cli("-j", "host", "--qmp", g.qmp_path, "set-policy", "database")
     c1 = guest_config(g)
     want = {"policy": "database", "policy_source": "host", "min_order": "9", "throttle": "ratelimit",
             "report_delay_ms": "1000", "low_mem_pct": "20", "ratelimit_mib_s": "256"}
@@ -864,7 +885,7 @@ def policy_checks(g):
            f"{ans.get('generation')}")
 
     # fphintctl host --qmp set: only the given keys
-    rc, out, err = run_cli("host", "--qmp", g.qmp_path, "set", "min_order=5", "report_batch=16")
+    rc, out, err = host_cli("host", "--qmp", g.qmp_path, "set", "min_order=5", "report_batch=16")
     c2 = guest_config(g)
     report(rc == 0 and c2.get("min_order") == "5" and c2.get("report_batch") == "16"
            and all(c2.get(k) == c1.get(k) for k in ("throttle", "report_delay_ms", "low_mem_pct",
@@ -899,7 +920,7 @@ def policy_checks(g):
 
     # The CLI's report of a refusal, from a profile the guest refuses: none
     # (the CLI checks first), so through an unknown stage the guest lacks.
-    rc, out, err = run_cli("host", "--qmp", g.qmp_path, "set", "capture=no-such-stage")
+    rc, out, err = host_cli("host", "--qmp", g.qmp_path, "set", "capture=no-such-stage")
     report(rc == 1 and "Error: guest refused the policy: Invalid argument (errno 22)" in err
            and guest_config(g) == c2,
            f"qemu: host --qmp set of a stage the guest lacks: exit 1, {err.strip()!r}")
@@ -907,7 +928,7 @@ def policy_checks(g):
     # host_policy off in the guest: EPERM on the host, nothing changed.
     guest_sh(g, "echo 0 > /sys/kernel/mm/fphint/host_policy")
     c3 = guest_config(g)
-    rc, out, err = run_cli("host", "--qmp", g.qmp_path, "set", "min_order=7")
+    rc, out, err = host_cli("host", "--qmp", g.qmp_path, "set", "min_order=7")
     c4 = guest_config(g)
     report(rc == 1 and "Error: guest refused the policy: Operation not permitted (errno 1)" in err
            and q("fphint-policy-errno") == errno.EPERM and c4 == c3 and c4.get("min_order") == "5",
