@@ -126,7 +126,7 @@ def suite_e2e(accel, logdir, qemu="stock"):
     if ctl:
         frac = vm.frac_at(ctl[0], 10)
         report(frac < 0.10,
-               f"e2e: control (fphint disabled): {frac:.1%} left RSS in 10 s (need < 10%)")
+               f"e2e: control (fphint disabled), {qemu} QEMU: {frac:.1%} left RSS in 10 s (need < 10%)")
     else:
         report(False, "e2e: control burst events found")
     pts = burst_checks(g, "fphint", 0.90, 10, f"e2e: fphint default policy, {qemu} QEMU")
@@ -135,8 +135,8 @@ def suite_e2e(accel, logdir, qemu="stock"):
     if len(st) >= 2:
         first, last = st[0][1], st[-1][1]
         rep = last["reported_bytes"] - first["reported_bytes"]
-        report(rep >= 0.9 * GIB, f"e2e: reported_bytes grew by {rep / GIB:.2f} GiB (need >= 0.9)")
-        report(last["isolated_now_pages"] == 0, "e2e: no page left isolated at the end")
+        report(rep >= 0.9 * GIB, f"e2e ({qemu} QEMU): reported_bytes grew by {rep / GIB:.2f} GiB (need >= 0.9)")
+        report(last["isolated_now_pages"] == 0, f"e2e ({qemu} QEMU): no page left isolated at the end")
     else:
         report(False, "e2e: stats lines found")
     check_console(g, f"e2e ({qemu} QEMU)")
