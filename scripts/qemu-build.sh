@@ -13,9 +13,11 @@ APTDIR=$BUILD/apt
 NICE=(nice -n "${FPHINT_NICE:-10}")
 
 # ---- build dependencies: only what the configuration below needs --------
-PKGS=(build-essential ccache ninja-build meson pkg-config python3 python3-venv
+# (7.2's configure needs no venv; zlib is mandatory; dpkg-dev for
+# dpkg-source; the firmware packages are what -L points at)
+PKGS=(build-essential ccache ninja-build meson pkg-config python3
       libglib2.0-dev libpixman-1-dev libfdt-dev libslirp-dev zlib1g-dev
-      dpkg-dev patch rsync flex bison
+      dpkg-dev patch
       seabios ipxe-qemu qemu-system-data)
 missing=()
 for p in "${PKGS[@]}"; do
