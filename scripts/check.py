@@ -857,6 +857,73 @@ def suite_qemu(accel, logdir):
     report(g.seen("@@DONE rc=0"), "qemu: stock guest ran to the end")
     check_console(g, "qemu (stock)")
 
+    # 4. Migration of the new device state, and compatibility with stock.
+    qemu_migration_checks(logdir)
+
+
+def qemu_migration_checks(logdir):
+    """Migration through a file, no guest needed (-S): the fphint-policy
+    state travels in its subsection; without the feature the stream is
+    stock's, both ways."""
+    import subprocess
+    import tempfile
+    rep = "virtio-balloon-pci,id=balloon0,free-page-reporting=on"
+    pol = rep + ",fphint-policy=on"
+
+    class Paused:
+        def __init__(self, qemu, dev, sockdir, name, extra=()):
+            self.qmp_path = os.path.join(sockdir, name + ".sock")
+            self.proc = subprocess.Popen(
+                vm.qemu_argv(qemu) + ["-m", "256", "-nodefaults", "-display", "none", "-S",
+                                      "-accel", "tcg", "-device", dev,
+                                      "-qmp", f"unix:{self.qmp_path},server=on,wait=off", *extra],
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+        def until(self, cmd, key, done, timeout=30):
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                st = vm.qmp(self, cmd).get(key)
+                if st in done:
+                    return st
+                time.sleep(0.1)
+            return None
+
+        def stop(self):
+            self.proc.kill()
+            return self.proc.communicate()[0]
+
+    def migrate(src_q, dst_q, src_dev, dst_dev, text=None):
+        with tempfile.TemporaryDirectory(prefix="fphint-mig-") as d:
+            state = os.path.join(d, "state")
+            a = Paused(src_q, src_dev, d, "src")
+            try:
+                if text is not None:
+                    vm.qmp(a, "qom-set", path=vm.BALLOON, property="fphint-policy-text", value=text)
+                vm.qmp(a, "migrate", uri=f"exec:cat > {state}")
+                out = a.until("query-migrate", "status", ("completed", "failed"))
+            finally:
+                a.stop()
+            b = Paused(dst_q, dst_dev, d, "dst", ["-incoming", f"exec:cat {state}"])
+            try:
+                st = b.until("query-status", "status", ("prelaunch", "paused", "running"))
+                got = None
+                if st and text is not None:
+                    got = (vm.qmp(b, "qom-get", path=vm.BALLOON, property="fphint-policy-text"),
+                           vm.qmp(b, "qom-get", path=vm.BALLOON, property="fphint-policy-gen"))
+            finally:
+                log = b.stop()
+            return out, st, got, log.strip()[-200:]
+
+    out, st, got, log = migrate("patched", "patched", pol, pol, "min_order=9\n")
+    report(out == "completed" and st == "prelaunch" and got == ("min_order=9\n", 1),
+           f"qemu: migration, fphint-policy on: text and generation arrive ({out}, {st}, {got}) {log}")
+    out, st, _, log = migrate("patched", "stock", rep, rep)
+    report(out == "completed" and st == "prelaunch",
+           f"qemu: migration, patched without fphint-policy -> stock QEMU ({out}, {st}) {log}")
+    out, st, _, log = migrate("stock", "patched", rep, rep)
+    report(out == "completed" and st == "prelaunch",
+           f"qemu: migration, stock QEMU -> patched ({out}, {st}) {log}")
+
 
 def policy_checks(g):
     import errno
