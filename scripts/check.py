@@ -86,7 +86,8 @@ def suite_selftest(accel, logdir):
         g = vm.boot("selftest", accel, budget(900, storm=1), log=log)
     report(g.seen("@@DONE"), "selftest: guest booted and ran to the end")
     seen = parse_tap(g)
-    for want in ("kunit:fphint-selection", "kunit:fphint-throttle", "sysfs", "netlink", "storm"):
+    for want in ("kunit:fphint-selection", "kunit:fphint-throttle", "kunit:fphint-host-policy",
+                 "kunit:fphint-devices", "sysfs", "netlink", "storm"):
         report(want in seen, f"selftest: {want} results present")
     for _, text in g.lines:
         if text.startswith("@@STORM "):
