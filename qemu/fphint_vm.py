@@ -322,24 +322,10 @@ def qmp(g, cmd, _timeout=10, _args=None, **args):
     asynchronous events on the way are skipped.  Keyword arguments are sent
     with '_' turned into '-' (capture_output=True -> "capture-output");
     _args={...} is sent as is.  Raises RuntimeError on a QMP error."""
-    with _connect(g.qmp_path, _timeout) as s, s.makefile("rwb") as f:
-        _read_json(f)                                   # {"QMP": {...}}
-        for i, (c, a) in enumerate((("qmp_capabilities", {}), (cmd, _arguments(args, _args)))):
-            msg = {"execute": c, "id": i}
-            if a:
-                msg["arguments"] = a
-            f.write(json.dumps(msg).encode() + b"\n")
-            f.flush()
-            while True:
-                r = _read_json(f)
-                if "event" in r:
-                    continue
-                if r.get("id") != i:
-                    continue
-                if "error" in r:
-                    raise RuntimeError(f"QMP {c}: {r['error'].get('class')}: {r['error'].get('desc')}")
-                break
-        return r.get("return")
+    (ret,) = qmp_batch(g, [(cmd, _arguments(args, _args))], _timeout)
+    if isinstance(ret, Exception):
+        raise ret
+    return ret
 
 
 # The patched balloon's counters of the free page reporting queue
@@ -370,8 +356,9 @@ def qmp_batch(g, cmds, _timeout=10):
                 if "event" not in r and r.get("id") == i:
                     break
             if i:
-                out.append(RuntimeError(f"QMP {c}: {r['error'].get('desc')}") if "error" in r
-                           else r.get("return"))
+                err = r.get("error", {})
+                out.append(RuntimeError(f"QMP {c}: {err.get('class')}: {err.get('desc')}")
+                           if "error" in r else r.get("return"))
     return out
 
 

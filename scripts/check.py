@@ -707,6 +707,15 @@ POLICY_FILES = ("enabled host_policy policy policy_source capture selection tran
                 "min_order capture_batch report_batch report_delay_ms low_mem_pct ratelimit_mib_s")
 
 
+
+def release_guest(g, timeout=120):
+    """Let a guest that waits for the host's turn (/tmp/host-done) finish."""
+    try:
+        guest_sh(g, "touch /tmp/host-done")
+    except (OSError, RuntimeError):
+        pass
+    g.wait(timeout)
+
 def guest_config(g):
     """The guest's fphint configuration, read from sysfs through the agent;
     stage files as the name in force."""
@@ -817,11 +826,7 @@ def suite_qemu(accel, logdir):
         except (OSError, RuntimeError, ValueError) as e:
             report(False, f"qemu: policy: {type(e).__name__}: {e}")
         finally:
-            try:
-                guest_sh(g, "touch /tmp/host-done")
-            except (OSError, RuntimeError):
-                pass
-            g.wait(120)
+            release_guest(g)
     report(g.seen("@@DONE rc=0"), "qemu: policy guest ran to the end")
     check_console(g, "qemu (policy)")
 
@@ -850,11 +855,7 @@ def suite_qemu(accel, logdir):
             else:
                 report(False, "qemu: stock guest reached the host's turn")
         finally:
-            try:
-                guest_sh(g, "touch /tmp/host-done")
-            except (OSError, RuntimeError):
-                pass
-            g.wait(120)
+            release_guest(g)
     report(g.seen("@@DONE rc=0"), "qemu: stock guest ran to the end")
     check_console(g, "qemu (stock)")
 

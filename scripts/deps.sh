@@ -7,13 +7,4 @@ PKGS=(linux-source-6.1 qemu-system-x86 busybox-static build-essential bc bison
       python3-yaml)
 # Not qemu-guest-agent: its service would start on the host.  The guest's
 # copy is fetched with apt-get download and unpacked by scripts/initramfs.sh.
-missing=()
-for p in "${PKGS[@]}"; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-	log "installing: ${missing[*]}"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+apt_install "${PKGS[@]}"

@@ -51,6 +51,19 @@ deb_depends() {
 
 host_has() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 
+# apt_install PKG...: install those of PKG the host lacks (idempotent).
+apt_install() {
+	local p missing=()
+	for p in "$@"; do
+		host_has "$p" || missing+=("$p")
+	done
+	[ ${#missing[@]} -gt 0 ] || return 0
+	log "installing: ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
 # extract_with_deps PKG SYSROOT: unpack PKG's .deb into SYSROOT, plus, the
 # same way, every package it needs (transitively) that the host lacks, so
 # that ldd below finds each library either in SYSROOT or on the host.

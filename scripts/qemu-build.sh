@@ -19,16 +19,7 @@ PKGS=(build-essential ccache ninja-build meson pkg-config python3
       libglib2.0-dev libpixman-1-dev libfdt-dev libslirp-dev zlib1g-dev
       dpkg-dev patch
       seabios ipxe-qemu qemu-system-data)
-missing=()
-for p in "${PKGS[@]}"; do
-	host_has "$p" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-	log "installing: ${missing[*]}"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+apt_install "${PKGS[@]}"
 
 # ---- private apt configuration: deb-src lines mirroring the deb entries --
 # Read from the machine's own sources (one-line .list and deb822 .sources);

@@ -62,8 +62,13 @@ static void fphint_test_restore(struct fphint_test_state *st)
 	cfg.policy = st->policy;
 	cfg.enabled = st->enabled;
 	cfg.host_policy = st->host_policy;
+	/*
+	 * Not the transport: naming it would make it the admin's choice, and
+	 * a balloon plugged later would no longer become the transport.
+	 */
 	for (i = 0; i < FPHINT_KIND_NR; i++)
-		cfg.stage[i] = st->stage[i]->name;
+		if (i != FPHINT_KIND_TRANSPORT)
+			cfg.stage[i] = st->stage[i]->name;
 	for (i = 0; i < FPHINT_TUNABLE_NR; i++) {
 		cfg.tunable[i] = st->tunables[i];
 		__set_bit(i, cfg.tunable_set);
