@@ -21,7 +21,8 @@
 #include "fphint.h"
 
 static const char * const fphint_tunable_names[FPHINT_TUNABLE_NR] = {
-#define FPHINT_X_NAME(NAME, name, def, min, max) [FPHINT_TUNABLE_##NAME] = #name,
+#define FPHINT_X_NAME(NAME, name, def, min, max)			\
+	[FPHINT_TUNABLE_##NAME] = #name,
 	FPHINT_TUNABLES(FPHINT_X_NAME)
 #undef FPHINT_X_NAME
 };
