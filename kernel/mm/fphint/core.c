@@ -584,7 +584,7 @@ static unsigned int fphint_backoff_now(void)
 unsigned int fphint_delay_now_ms(void)
 {
 	return fphint_tunable(REPORT_DELAY_MS) <<
-		(fphint_backoff_now() + READ_ONCE(fphint_hostcheck_level()));
+		(fphint_backoff_now() + fphint_hostcheck_level());
 }
 
 /*
