@@ -304,13 +304,7 @@ static struct fphint_capture_ops fphint_capture_percpu = {
 	.pending	= fphint_percpu_pending,
 };
 
-static int __init fphint_percpu_register(void)
-{
-	fphint_register_stage(FPHINT_KIND_CAPTURE, &fphint_capture_percpu.stage);
-	return 0;
-}
-/* Before fphint_init() (subsys); link order (Makefile) is list order. */
-postcore_initcall(fphint_percpu_register);
+fphint_stage_initcall(FPHINT_KIND_CAPTURE, fphint_capture_percpu);
 
 #ifdef CONFIG_FPHINT_KUNIT_TEST
 #include "tests/capture-percpu-kunit.h"

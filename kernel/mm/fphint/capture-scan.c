@@ -127,10 +127,4 @@ static struct fphint_capture_ops fphint_capture_scan = {
 	.collect	= fphint_scan_collect,
 };
 
-static int __init fphint_scan_register(void)
-{
-	fphint_register_stage(FPHINT_KIND_CAPTURE, &fphint_capture_scan.stage);
-	return 0;
-}
-/* Before fphint_init() (subsys); link order (Makefile) is list order. */
-postcore_initcall(fphint_scan_register);
+fphint_stage_initcall(FPHINT_KIND_CAPTURE, fphint_capture_scan);

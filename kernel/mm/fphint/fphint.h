@@ -16,6 +16,7 @@
 #define _MM_FPHINT_FPHINT_H
 
 #include <linux/fphint.h>
+#include <linux/init.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/scatterlist.h>
@@ -339,7 +340,16 @@ static inline void fphint_fault_debugfs(void) { }
 /*
  * Stages register themselves (postcore_initcall, before fphint_init()); the
  * first of each kind in link order (Makefile) is the default.
+ * fphint_stage_initcall(FPHINT_KIND_CAPTURE, fphint_capture_percpu)
+ * registers the ops structure fphint_capture_percpu.
  */
+#define fphint_stage_initcall(kind, ops)				\
+	static int __init ops##_register(void)				\
+	{								\
+		fphint_register_stage(kind, &(ops).stage);		\
+		return 0;						\
+	}								\
+	postcore_initcall(ops##_register)
 int fphint_sysfs_init(void);
 
 #endif /* _MM_FPHINT_FPHINT_H */

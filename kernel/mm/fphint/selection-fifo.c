@@ -51,10 +51,4 @@ static struct fphint_selection_ops fphint_selection_fifo = {
 	.select		= fphint_fifo_select,
 };
 
-static int __init fphint_fifo_register(void)
-{
-	fphint_register_stage(FPHINT_KIND_SELECTION, &fphint_selection_fifo.stage);
-	return 0;
-}
-/* Before fphint_init() (subsys); link order (Makefile) is list order. */
-postcore_initcall(fphint_fifo_register);
+fphint_stage_initcall(FPHINT_KIND_SELECTION, fphint_selection_fifo);

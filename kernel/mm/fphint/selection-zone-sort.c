@@ -60,10 +60,4 @@ static struct fphint_selection_ops fphint_selection_zone_sort = {
 	.select		= fphint_zone_sort_select,
 };
 
-static int __init fphint_zone_sort_register(void)
-{
-	fphint_register_stage(FPHINT_KIND_SELECTION, &fphint_selection_zone_sort.stage);
-	return 0;
-}
-/* Before fphint_init() (subsys); link order (Makefile) is list order. */
-postcore_initcall(fphint_zone_sort_register);
+fphint_stage_initcall(FPHINT_KIND_SELECTION, fphint_selection_zone_sort);

@@ -17,10 +17,4 @@ static struct fphint_throttle_ops fphint_throttle_none = {
 	.admit		= fphint_none_admit,
 };
 
-static int __init fphint_none_register(void)
-{
-	fphint_register_stage(FPHINT_KIND_THROTTLE, &fphint_throttle_none.stage);
-	return 0;
-}
-/* Before fphint_init() (subsys); link order (Makefile) is list order. */
-postcore_initcall(fphint_none_register);
+fphint_stage_initcall(FPHINT_KIND_THROTTLE, fphint_throttle_none);

@@ -52,10 +52,4 @@ static struct fphint_throttle_ops fphint_throttle_ratelimit = {
 	.reset		= fphint_ratelimit_reset,
 };
 
-static int __init fphint_ratelimit_register(void)
-{
-	fphint_register_stage(FPHINT_KIND_THROTTLE, &fphint_throttle_ratelimit.stage);
-	return 0;
-}
-/* Before fphint_init() (subsys); link order (Makefile) is list order. */
-postcore_initcall(fphint_ratelimit_register);
+fphint_stage_initcall(FPHINT_KIND_THROTTLE, fphint_throttle_ratelimit);

@@ -68,10 +68,4 @@ static struct fphint_throttle_ops fphint_throttle_watermark = {
 	.reset		= fphint_wmark_reset,
 };
 
-static int __init fphint_wmark_register(void)
-{
-	fphint_register_stage(FPHINT_KIND_THROTTLE, &fphint_throttle_watermark.stage);
-	return 0;
-}
-/* Before fphint_init() (subsys); link order (Makefile) is list order. */
-postcore_initcall(fphint_wmark_register);
+fphint_stage_initcall(FPHINT_KIND_THROTTLE, fphint_throttle_watermark);

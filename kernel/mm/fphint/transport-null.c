@@ -21,10 +21,4 @@ static struct fphint_transport fphint_transport_null = {
 	.report		= fphint_null_report,
 };
 
-static int __init fphint_null_register(void)
-{
-	fphint_register_stage(FPHINT_KIND_TRANSPORT, &fphint_transport_null.stage);
-	return 0;
-}
-/* Before fphint_init() (subsys); link order (Makefile) is list order. */
-postcore_initcall(fphint_null_register);
+fphint_stage_initcall(FPHINT_KIND_TRANSPORT, fphint_transport_null);
