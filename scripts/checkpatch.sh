@@ -15,7 +15,7 @@ run() {
 	n=$((n + 1))
 	out=$(perl "$CHECKPATCH" --no-tree --quiet --terse --show-types "$@" 2>&1) && \
 		! grep -qv '^total: 0 errors, 0 warnings' <<<"$out" && return 0
-	printf '%s\n' "$out" | sed 's|^|kernel/|'  # paths as from the top
+	printf '%s\n' "$out" | sed '/^total:/!s|^|kernel/|'  # paths as from the top
 	bad=$((bad + 1))
 }
 while IFS= read -r f; do
