@@ -33,7 +33,7 @@ static struct {
  * @late_ms: set to how long to wait after the report (0: not at all)
  *
  * Return: 0, or the error to fail the report with (after *@late_ms); with
- * 0, *@late_ms delays the acknowledgement.
+ * 0, *@late_ms delays the acknowledgment.
  */
 int fphint_fault_inject(u32 seq, unsigned int *late_ms)
 {

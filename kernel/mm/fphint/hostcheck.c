@@ -5,7 +5,7 @@
  * A host may acknowledge a report and keep the memory (QEMU with discards
  * inhibited by VFIO, a poison value, ranges not aligned to a huge-page
  * backing).  Before a report to a host, one page of the isolated batch
- * gets a canary; after the acknowledgement a discarded page reads back as
+ * gets a canary; after the acknowledgment a discarded page reads back as
  * zero.  Reports found kept space the passes out (fphint_void_step():
  * each level doubles the pass delay) until a discard shows again.
  * Everything here runs in the worker, under fphint_mutex.
