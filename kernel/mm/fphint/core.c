@@ -776,7 +776,3 @@ out:
 	return err;
 }
 subsys_initcall(fphint_init);
-
-#ifdef CONFIG_FPHINT_KUNIT_TEST
-#include "tests/devices-kunit.h"
-#endif

@@ -119,3 +119,7 @@ void fphint_unregister_reporting_dev(struct page_reporting_dev_info *prdev)
 	kfree(dev);
 }
 EXPORT_SYMBOL_GPL(fphint_unregister_reporting_dev);
+
+#ifdef CONFIG_FPHINT_KUNIT_TEST
+#include "tests/transport-virtio-kunit.h"
+#endif
