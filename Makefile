@@ -1,6 +1,6 @@
 # fphint: guest free page hinting.  See README.md.
 SHELL := /bin/bash
-.PHONY: all deps kernel debug-kernel bench-kernel initramfs layers guest qemu demo check check-long bench clean distclean
+.PHONY: all deps kernel debug-kernel bench-kernel initramfs layers guest qemu demo check check-long bench series checkpatch clean distclean
 
 all: guest
 
@@ -58,8 +58,19 @@ check-long: debug-kernel layers
 	@FPHINT_STORM_SECS=600 FPHINT_INTEGRITY_SECS=300 FPHINT_STRESS_SECS=120 \
 	 FPHINT_LOWMEM_SECS=60 python3 scripts/check.py selftest faults lowmem hostcheck integrity peer
 
+# The guest side as a git format-patch series against v6.1 in build/series/
+# (cover letter, new files by stage, kernel/patches); "scripts/series.sh
+# --verify" also builds the tree after every patch (slow).
+series: deps
+	@[ -f build/linux-pristine/Makefile ] || scripts/kernel-build.sh
+	@scripts/series.sh --check
+
+# checkpatch.pl of the 6.1 tree on kernel/ (also part of make check).
+checkpatch:
+	@scripts/checkpatch.sh
+
 clean:
-	rm -rf build/kernel-out build/bench build/debug build/initramfs build/initrd.gz build/initrd-*.gz build/layer-* build/logs build/bench-quick
+	rm -rf build/series build/series-git build/series-am build/series-out build/kernel-out build/bench build/debug build/initramfs build/initrd.gz build/initrd-*.gz build/layer-* build/logs build/bench-quick
 
 distclean:
 	rm -rf build

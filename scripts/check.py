@@ -1076,6 +1076,16 @@ def suite_static():
            f"static: ABI ranges and defaults match the uapi header{' (differ: ' + ', '.join(wrong) + ')' if wrong else ''}")
 
 
+def suite_checkpatch():
+    """The 6.1 tree's checkpatch.pl on kernel/ sources and patches (scripts/checkpatch.sh)."""
+    import subprocess
+    p = subprocess.run([os.path.join(vm.TOP, "scripts/checkpatch.sh")], capture_output=True, text=True)
+    last = (p.stdout.strip().splitlines() or [p.stderr.strip()])[-1]
+    report(p.returncode == 0, f"static: {last}")
+    if p.returncode:
+        print("\n".join("#   " + l for l in (p.stdout + p.stderr).splitlines()[-20:]))
+
+
 def netlink_spec_asserts(spec):
     """C static assertions that the YAML spec and the uapi header agree."""
     up = lambda s: s.upper().replace("-", "_")
@@ -1160,6 +1170,7 @@ def main():
                             "integrity", "peer", "qemu", "e2e", "upstream", "bench-quick"]
     if "static" in only:
         suite_static()
+        suite_checkpatch()
         suite_netlink_spec()
         suite_cli_local()
     curves = {}

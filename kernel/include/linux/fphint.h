@@ -18,20 +18,31 @@
 #include <uapi/linux/fphint.h>
 
 #ifdef CONFIG_FPHINT
+/**
+ * struct fphint_stats - fphint's counters, per CPU
+ * @cnt: indexed by enum fphint_stat; summed for /sys/kernel/mm/fphint/stats/
+ */
 struct fphint_stats {
 	u64 cnt[FPHINT_STAT_NR];
 };
 DECLARE_PER_CPU(struct fphint_stats, fphint_stats);
+/* On while fphint is enabled: the free path hooks below do something. */
 DECLARE_STATIC_KEY_FALSE(fphint_free_hook);
 /* The tunables, indexed by enum fphint_tunable; written under fphint's config lock. */
 extern unsigned int fphint_tunables[FPHINT_TUNABLE_NR];
 
-/*
- * Per-zone figures, indexed by fphint_zone_id(), allocated by fphint_init().
- * reported_free: free pages fphint marked reported, i.e. what the host has
- * already discarded of the zone's free memory; changed under zone->lock,
- * counted from boot when fphint owns PageReported (the key never goes off
- * again).  The counters are written by the reporting worker only.
+/**
+ * struct fphint_zone_stats - per-zone figures
+ * @reported_free: free pages fphint marked reported, i.e. what the host
+ *	has already discarded of the zone's free memory; changed under
+ *	zone->lock, counted from when fphint owns PageReported (the key
+ *	never goes off again)
+ * @reported_pages: pages reported from the zone
+ * @reports: reports that carried the zone's pages
+ * @throttled: times a batch in the zone was held back
+ *
+ * Indexed by fphint_zone_id(), allocated by fphint_init().  The counters
+ * are written by the reporting worker only.
  */
 struct fphint_zone_stats {
 	unsigned long reported_free;
@@ -42,20 +53,33 @@ struct fphint_zone_stats {
 DECLARE_STATIC_KEY_FALSE(fphint_reported_free_key);
 extern struct fphint_zone_stats *fphint_zstats;
 
+/**
+ * fphint_zone_id - index of @zone in fphint_zstats
+ * @zone: a zone
+ *
+ * Return: node id * MAX_NR_ZONES + zone index.
+ */
 static inline unsigned int fphint_zone_id(struct zone *zone)
 {
 	return zone_to_nid(zone) * MAX_NR_ZONES + zone_idx(zone);
 }
 
+/* The capture stage's side of fphint_notify_free(). */
 void __fphint_notify_free(struct zone *zone, unsigned long pfn,
 			  unsigned int order);
 
-/*
+/**
  * fphint_notify_free - a block of 2^@order pages at @pfn is now free
+ * @zone: its zone
+ * @pfn: its first page
+ * @order: its order, after merging
+ * @mt: its migratetype (isolated and CMA blocks are ignored)
  *
  * Called by __free_one_page() after merging, with @zone->lock held and
  * interrupts off.  Never sleeps, never allocates.  Pages put back by a
  * reporter (FPI_SKIP_REPORT_NOTIFY) are not passed here.
+ *
+ * Return: nothing.
  */
 static __always_inline void fphint_notify_free(struct zone *zone,
 					       unsigned long pfn,
@@ -73,12 +97,16 @@ static __always_inline void fphint_notify_free(struct zone *zone,
 	__fphint_notify_free(zone, pfn, order);
 }
 
-/*
+/**
  * fphint_note_alloc - the allocator is taking the free block @page
+ * @page: head of the block
+ * @order: its order
  *
  * Called by __rmqueue_smallest() with zone->lock held.  Counts reported
  * memory handed out again: the refaults hinting costs the host, and the
  * signal fphint backs off on.
+ *
+ * Return: nothing.
  */
 static __always_inline void fphint_note_alloc(struct page *page,
 					      unsigned int order)
@@ -87,9 +115,15 @@ static __always_inline void fphint_note_alloc(struct page *page,
 		this_cpu_add(fphint_stats.cnt[FPHINT_STAT_REUSED_PAGES], 1UL << order);
 }
 
-/*
- * fphint_note_unreported - a reported block of 2^@order pages leaves the
- * free lists (allocated, merged or isolated); zone->lock held.
+/**
+ * fphint_note_unreported - a reported block leaves the free lists
+ * @zone: its zone; zone->lock held
+ * @order: its order
+ *
+ * Called by del_page_from_free_list() for a PageReported block that is
+ * allocated, merged or isolated: @zone's reported_free drops by 2^@order.
+ *
+ * Return: nothing.
  */
 static __always_inline void fphint_note_unreported(struct zone *zone,
 						   unsigned int order)
@@ -121,8 +155,21 @@ int fphint_register_reporting_dev(struct page_reporting_dev_info *prdev,
  *
  * Stops a pass at its next batch and waits for the report in flight; on
  * return fphint no longer uses @prdev.
+ *
+ * Return: nothing.
  */
 void fphint_unregister_reporting_dev(struct page_reporting_dev_info *prdev);
+/**
+ * fphint_apply_host_policy - apply configuration text from the host
+ * @text: lines of "key=value", not NUL-terminated; printable ASCII only
+ * @len: bytes of @text
+ *
+ * Context: process context, may sleep.
+ * Return: 0 when applied; -EPERM when the guest does not take policy from
+ * the host (host_policy 0); -EINVAL for an unknown or repeated key, a bad
+ * value, a value out of range or bytes that are not text; -ERANGE for a
+ * number that does not fit.  Nothing changes on error.
+ */
 int fphint_apply_host_policy(const char *text, size_t len);
 #else
 static inline void fphint_notify_free(struct zone *zone, unsigned long pfn,

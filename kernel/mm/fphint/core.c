@@ -1,18 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * fphint core: stage registry, configuration and the reporting worker.
+ * fphint core: stage registry, configuration (fphint_apply()), enable,
+ * disable and ownership of the reporting device, and the reporting worker.
  *
  * A pass: the capture stage hands out chunks of candidate pfns, the
- * selection stage resolves them to free buddy blocks and isolates them in
- * batches, the transport reports each batch and the core puts every
- * isolated block back, marked PageReported when the host had it.
+ * selection stage resolves them to free buddy blocks and isolates,
+ * reports and puts them back in batches (batch.c), asking the throttle
+ * before each batch.  After the pass the worker adjusts the churn backoff
+ * and schedules the next one.  The stages themselves live in
+ * capture-*.c, selection-*.c, transport-*.c and throttle-*.c.
  */
 #define pr_fmt(fmt) "fphint: " fmt
 
 #include <linux/ctype.h>
-#include <linux/debugfs.h>
-#include <linux/delay.h>
-#include <linux/highmem.h>
 #include <linux/init.h>
 #include <linux/mm.h>
 #include <linux/page_reporting.h>
@@ -37,7 +37,8 @@ static DECLARE_WAIT_QUEUE_HEAD(fphint_abort_wq);
 atomic_long_t fphint_isolated_now = ATOMIC_LONG_INIT(0);
 
 unsigned int fphint_tunables[FPHINT_TUNABLE_NR] = {
-#define FPHINT_X_DEF(NAME, name, def, min, max) [FPHINT_TUNABLE_##NAME] = def,
+#define FPHINT_X_DEF(NAME, name, def, min, max)				\
+	[FPHINT_TUNABLE_##NAME] = def,
 	FPHINT_TUNABLES(FPHINT_X_DEF)
 #undef FPHINT_X_DEF
 };
@@ -45,7 +46,8 @@ unsigned int fphint_tunables[FPHINT_TUNABLE_NR] = {
 static const struct {
 	unsigned int def, min, max;
 } fphint_tunable_info[FPHINT_TUNABLE_NR] = {
-#define FPHINT_X_RANGE(NAME, name, def, min, max) [FPHINT_TUNABLE_##NAME] = { def, min, max },
+#define FPHINT_X_RANGE(NAME, name, def, min, max)			\
+	[FPHINT_TUNABLE_##NAME] = { def, min, max },
 	FPHINT_TUNABLES(FPHINT_X_RANGE)
 #undef FPHINT_X_RANGE
 };
@@ -110,6 +112,18 @@ static bool fphint_owner;
  */
 static bool fphint_unsent;
 
+/* Memory was put back unmarked although a report took it; fphint_mutex. */
+void fphint_note_unsent(void)
+{
+	fphint_unsent = true;
+}
+
+/* Does fphint own PageReported and the reporting device?  fphint_mutex. */
+bool fphint_owns_reporting(void)
+{
+	return fphint_owner;
+}
+
 /* Pass delay is report_delay_ms << fphint_backoff; see fphint_backoff_step(). */
 static unsigned int fphint_backoff;
 static unsigned long fphint_last_pass_end;	/* jiffies */
@@ -121,45 +135,6 @@ static void fphint_worker(struct work_struct *work);
 static DECLARE_DELAYED_WORK(fphint_work, fphint_worker);
 static struct fphint_pass fphint_the_pass;
 static void fphint_rearm(void);
-
-#ifdef CONFIG_FPHINT_FAULT_INJECTION
-/*
- * Fault injection for tests (debugfs, Documentation/mm/fphint.rst): every
- * Nth report fails at once, or fails after timeout_ms as a transport that
- * gave up waiting would, or reaches the host and is acknowledged late_ms
- * late.  The failing kinds never reach the host.  fphint_mutex.
- */
-static struct {
-	u32 fail_every, timeout_every, timeout_ms, late_every, late_ms;
-	u64 injected;
-	/* The churn backoff never below this level: churn on demand. */
-	u32 backoff_min;
-} fphint_fault = { .timeout_ms = 200, .late_ms = 200 };
-
-static unsigned int fphint_fault_backoff(unsigned int level)
-{
-	return max_t(unsigned int, level,
-		     min_t(u32, READ_ONCE(fphint_fault.backoff_min), FPHINT_BACKOFF_MAX));
-}
-#else
-static inline unsigned int fphint_fault_backoff(unsigned int level)
-{
-	return level;
-}
-#endif
-
-/*
- * Did the host really discard?  A host may acknowledge a report and keep
- * the memory (QEMU with discards inhibited by VFIO, a poison value, ranges
- * not aligned to a huge-page backing).  One page per report gets a canary
- * first; a discarded page reads back as zero.  Reports found kept space
- * the passes out (fphint_void_step(): fphint_void_level doubles the delay)
- * until a discard shows again.  fphint_mutex.
- */
-#define FPHINT_CANARY		0x6670686e74636e79ULL	/* "fphntcny" */
-static u32 fphint_report_seq;	/* reports attempted; picks faults and canaries */
-static unsigned int fphint_void_strikes;
-static unsigned int fphint_void_level;
 
 static int __init fphint_setup_enabled(char *s)
 {
@@ -186,29 +161,6 @@ const char *fphint_policy_source(void)
 {
 	return fphint_source_names[READ_ONCE(fphint_source)];
 }
-
-#ifdef CONFIG_FPHINT_FAULT_INJECTION
-/* fphint.fail_init=N: step N of fphint_init() fails, to test its unwinding. */
-static unsigned int fphint_fail_init_step;
-
-static int __init fphint_setup_fail_init(char *s)
-{
-	if (kstrtouint(s, 0, &fphint_fail_init_step))
-		pr_warn("ignoring invalid fphint.fail_init=%s\n", s);
-	return 1;
-}
-__setup("fphint.fail_init=", fphint_setup_fail_init);
-
-static int __init fphint_fail_init(unsigned int step)
-{
-	return step == fphint_fail_init_step ? -ENOMEM : 0;
-}
-#else
-static inline int fphint_fail_init(unsigned int step)
-{
-	return 0;
-}
-#endif
 
 /* ---- stage registry ------------------------------------------------- */
 
@@ -278,7 +230,7 @@ static void fphint_make_current(enum fphint_kind kind, struct fphint_stage *s)
  * configuration change like any other, and listeners hear of it.
  */
 /* fphint_config_lock() held; true when the current stage changed. */
-static bool __fphint_register_stage(enum fphint_kind kind, struct fphint_stage *s)
+bool __fphint_register_stage(enum fphint_kind kind, struct fphint_stage *s)
 {
 	bool changed = false;
 
@@ -294,7 +246,7 @@ static bool __fphint_register_stage(enum fphint_kind kind, struct fphint_stage *
 	return changed;
 }
 
-static bool __fphint_unregister_stage(enum fphint_kind kind, struct fphint_stage *s)
+bool __fphint_unregister_stage(enum fphint_kind kind, struct fphint_stage *s)
 {
 	bool changed = false;
 
@@ -359,7 +311,56 @@ bool fphint_is_enabled(void)
 	return READ_ONCE(fphint_enabled);
 }
 
-static void fphint_take_ownership(void);
+/* Free blocks marked reported in @zone, by whoever marked them; zone->lock. */
+static unsigned long fphint_count_reported_free(struct zone *zone)
+{
+	unsigned long n = 0;
+	unsigned int order, mt;
+	struct page *page;
+
+	for (order = 0; order < MAX_ORDER; order++)
+		for (mt = 0; mt < MIGRATE_TYPES; mt++)
+			list_for_each_entry(page, &zone->free_area[order].free_list[mt],
+					    buddy_list)
+				if (PageReported(page))
+					n += 1UL << order;
+	return n;
+}
+
+/*
+ * First enable: from here on PageReported is fphint's.  Called with
+ * fphint_mutex held, before the free hook goes on.
+ */
+static void fphint_take_ownership(void)
+{
+	struct fphint_stage *s;
+	struct zone *zone;
+
+	/*
+	 * del_page_from_free_list() clears PageReported only while this key
+	 * is on; it is the stock "reported pages exist" key, never disabled.
+	 */
+	static_branch_enable(&page_reporting_enabled);
+	static_branch_enable(&fphint_reported_free_key);
+	/*
+	 * Stock reporting may have marked blocks already (they were
+	 * discarded, so they stay marked).  Every change of reported_free
+	 * happens under zone->lock and is counted from the key on, so a
+	 * count taken under the lock afterwards is exact.
+	 */
+	for_each_populated_zone(zone) {
+		spin_lock_irq(&zone->lock);
+		fphint_zs(zone)->reported_free = fphint_count_reported_free(zone);
+		spin_unlock_irq(&zone->lock);
+	}
+	list_for_each_entry(s, &fphint_stages[FPHINT_KIND_TRANSPORT], node) {
+		struct fphint_transport *t = container_of(s, struct fphint_transport, stage);
+
+		if (t->take_over)
+			t->take_over(t);
+	}
+	fphint_owner = true;
+}
 
 /* Called with fphint_mutex held. */
 static void __fphint_set_enabled(bool on)
@@ -467,7 +468,7 @@ int fphint_apply(struct fphint_config *cfg)
 	}
 	i = FPHINT_TUNABLE_CAPTURE_BATCH;
 	if (test_bit(i, cfg->tunable_set) && cfg->tunable[i] != fphint_tunables[i]) {
-		err = fphint_capture_resize(cfg->tunable[i]);
+		err = fphint_percpu_resize(cfg->tunable[i]);
 		if (err) {
 			cfg->bad_tunable = i;
 			goto out;
@@ -583,7 +584,7 @@ static unsigned int fphint_backoff_now(void)
 unsigned int fphint_delay_now_ms(void)
 {
 	return fphint_tunable(REPORT_DELAY_MS) <<
-		(fphint_backoff_now() + READ_ONCE(fphint_void_level));
+		(fphint_backoff_now() + fphint_hostcheck_level());
 }
 
 /*
@@ -629,455 +630,13 @@ bool fphint_pass_stop(struct fphint_pass *pass)
 }
 
 /*
- * Find the free buddy block containing @page.  zone->lock held.  Returns
- * its head and order, or NULL when @page is not free.
+ * Wait @ms for a throttle, without locks.  Returns true when a
+ * configuration writer wants fphint_mutex meanwhile: the pass should stop.
  */
-struct page *fphint_buddy_head(struct page *page, unsigned int *order)
+bool fphint_pass_wait(unsigned int ms)
 {
-	unsigned long pfn = page_to_pfn(page);
-	unsigned int o;
-
-	for (o = 0; o < MAX_ORDER; o++) {
-		struct page *head = page - (pfn & ((1UL << o) - 1));
-
-		/* A buddy never spans zones; only read blocks we hold. */
-		if (page_zone_id(head) != page_zone_id(page))
-			return NULL;
-		/* Heads are aligned to their order, so this one spans @page. */
-		if (PageBuddy(head) && buddy_order(head) >= o) {
-			*order = buddy_order(head);
-			return head;
-		}
-	}
-	return NULL;
-}
-
-/*
- * Order of the block at @pfn when [@pfn, @end) is handed back to the buddy
- * in aligned power-of-two pieces.  Capped at pageblock_order so that each
- * piece goes back under its own pageblock's migratetype; __free_one_page()
- * merges the pieces again where the buddy rules allow.
- */
-unsigned int fphint_piece_order(unsigned long pfn, unsigned long end)
-{
-	unsigned int order = min_t(unsigned int, ilog2(end - pfn),
-				   pageblock_order);
-
-	if (pfn)
-		order = min_t(unsigned int, order, __ffs(pfn));
-	return order;
-}
-
-/*
- * Mark reported every free block that lies wholly inside [@start, @end).
- * A block that merged with a neighbour on the way back is not all
- * reported; a later pass takes it.
- */
-static void fphint_mark_reported(struct fphint_pass *pass, struct zone *zone,
-				 unsigned long start, unsigned long end)
-{
-	unsigned long pfn = start;
-
-	while (pfn < end) {
-		struct page *head;
-		unsigned long hpfn;
-		unsigned int order;
-
-		head = fphint_buddy_head(pfn_to_page(pfn), &order);
-		if (!head) {
-			pfn++;
-			continue;
-		}
-		hpfn = page_to_pfn(head);
-		if (hpfn >= start && hpfn + (1UL << order) <= end &&
-		    !PageReported(head)) {
-			__SetPageReported(head);
-			fphint_zs(zone)->reported_free += 1UL << order;
-			pass->marked += 1UL << order;
-		}
-		pfn = hpfn + (1UL << order);
-	}
-}
-
-/*
- * Put back @pass's isolated ranges; zone->lock held.  @discarded: the host
- * has them, so they are marked PageReported and skipped until reused.
- */
-static void fphint_putback(struct fphint_pass *pass, struct zone *zone,
-			   bool discarded)
-{
-	unsigned int i, order;
-
-	lockdep_assert_held(&zone->lock);
-	for (i = 0; i < pass->nents; i++) {
-		struct scatterlist *sg = &pass->sgl[i];
-		unsigned long start = page_to_pfn(sg_page(sg));
-		unsigned long pfn, end = start + (sg->length >> PAGE_SHIFT);
-
-		for (pfn = start; pfn < end; pfn += 1UL << order) {
-			struct page *page = pfn_to_page(pfn);
-
-			order = fphint_piece_order(pfn, end);
-			__putback_isolated_page(page, order,
-						get_pageblock_migratetype(page));
-		}
-		atomic_long_sub(end - start, &fphint_isolated_now);
-	}
-	/* Only now: a later range's put-back may merge into an earlier one. */
-	for (i = 0; discarded && i < pass->nents; i++) {
-		struct scatterlist *sg = &pass->sgl[i];
-		unsigned long start = page_to_pfn(sg_page(sg));
-
-		fphint_mark_reported(pass, zone, start,
-				     start + (sg->length >> PAGE_SHIFT));
-	}
-	pass->nents = 0;
-	pass->bytes = 0;
-}
-
-/*
- * A block that starts where the batch's last range ends extends that
- * range: the host discards one larger range (fewer reports, fewer madvise
- * calls, whole huge pages) and fphint_putback() splits it again.  Any
- * page-aligned length is valid in a virtio-balloon report, but a host
- * backed by huge pages (QEMU on hugetlbfs) skips entries that are not
- * aligned to them: pageblock-aligned ranges only grow by pageblock-sized
- * blocks, and such blocks never extend a smaller range.
- */
-static bool fphint_extend_last(struct fphint_pass *pass, unsigned long pfn,
-			       unsigned int order)
-{
-	struct scatterlist *sg;
-	unsigned long start, pages;
-
-	if (!pass->nents)
-		return false;
-	sg = &pass->sgl[pass->nents - 1];
-	start = page_to_pfn(sg_page(sg));
-	pages = sg->length >> PAGE_SHIFT;
-	if (start + pages != pfn)
-		return false;
-	if ((order >= pageblock_order) !=
-	    IS_ALIGNED(start | pages, pageblock_nr_pages))
-		return false;
-	sg->length += PAGE_SIZE << order;
-	return true;
-}
-
-/*
- * The injected fault for this report: 0, or the error to fail it with
- * (after *@late_ms); with 0, *@late_ms delays the acknowledgement.
- */
-#define FPHINT_FAULT_MAX_MS	10000
-
-#ifdef CONFIG_FPHINT_FAULT_INJECTION
-static int fphint_inject(unsigned int *late_ms)
-{
-	u32 seq = ++fphint_report_seq;
-	u32 fail = READ_ONCE(fphint_fault.fail_every);
-	u32 timeout = READ_ONCE(fphint_fault.timeout_every);
-	u32 late = READ_ONCE(fphint_fault.late_every);
-	int err = 0;
-
-	*late_ms = 0;
-	if (fail && seq % fail == 0) {
-		err = -EIO;
-	} else if (timeout && seq % timeout == 0) {
-		err = -ETIMEDOUT;
-		*late_ms = READ_ONCE(fphint_fault.timeout_ms);
-	} else if (late && seq % late == 0) {
-		*late_ms = READ_ONCE(fphint_fault.late_ms);
-	} else {
-		return 0;
-	}
-	/* The worker holds fphint_mutex meanwhile: keep a typo from wedging it. */
-	*late_ms = min_t(unsigned int, *late_ms, FPHINT_FAULT_MAX_MS);
-	fphint_fault.injected++;
-	return err;
-}
-
-static void __init fphint_fault_debugfs(void)
-{
-	struct dentry *dir = debugfs_create_dir("fphint", NULL);
-
-	debugfs_create_u32("fail_every_n_reports", 0600, dir, &fphint_fault.fail_every);
-	debugfs_create_u32("timeout_every_n_reports", 0600, dir, &fphint_fault.timeout_every);
-	debugfs_create_u32("timeout_ms", 0600, dir, &fphint_fault.timeout_ms);
-	debugfs_create_u32("late_every_n_reports", 0600, dir, &fphint_fault.late_every);
-	debugfs_create_u32("late_ms", 0600, dir, &fphint_fault.late_ms);
-	debugfs_create_u64("faults_injected", 0400, dir, &fphint_fault.injected);
-	debugfs_create_u32("backoff_min_level", 0600, dir, &fphint_fault.backoff_min);
-}
-#else
-static int fphint_inject(unsigned int *late_ms)
-{
-	++fphint_report_seq;
-	*late_ms = 0;
-	return 0;
-}
-
-static inline void fphint_fault_debugfs(void) { }
-#endif
-
-/*
- * Content of free pages need not be kept unless something relies on it:
- * init_on_free and page poisoning expect their pattern back.
- */
-static bool fphint_may_check_host(struct fphint_transport *t)
-{
-	return t->to_host && !want_init_on_free() && !page_poisoning_enabled_static();
-}
-
-static struct page *fphint_canary_page(struct fphint_pass *pass)
-{
-	return sg_page(&pass->sgl[fphint_report_seq % pass->nents]);
-}
-
-static void fphint_canary_write(struct page *page)
-{
-	u64 *p = kmap_local_page(page);
-
-	WRITE_ONCE(*p, FPHINT_CANARY ^ page_to_pfn(page));
-	kunmap_local(p);
-}
-
-/*
- * After the host acknowledged the report holding @page: did it discard?
- * Returns false when the canary survived, i.e. the host kept the report.
- */
-static bool fphint_canary_check(struct fphint_transport *t, struct page *page)
-{
-	u64 *p = kmap_local_page(page);
-	/* Zero: discarded.  Anything else but the canary: not ours to judge. */
-	bool skipped = READ_ONCE(*p) == (FPHINT_CANARY ^ page_to_pfn(page));
-	unsigned int level;
-
-	kunmap_local(p);
-	fphint_count(FPHINT_STAT_HOST_CHECKS, 1);
-	if (skipped)
-		fphint_count(FPHINT_STAT_HOST_SKIPPED, 1);
-	level = fphint_void_step(fphint_void_level, &fphint_void_strikes, skipped);
-	if (level > fphint_void_level) {
-		if (!fphint_void_level)
-			pr_warn("%s: host acknowledges reports without discarding them (pfn %#lx kept its content); backing off\n",
-				t->stage.name, page_to_pfn(page));
-		fphint_count(FPHINT_STAT_BACKOFFS, 1);
-	} else if (!level && fphint_void_level) {
-		pr_info("%s: host discards again; hinting resumes\n", t->stage.name);
-	}
-	WRITE_ONCE(fphint_void_level, level);
-	return !skipped;
-}
-
-/*
- * Report the isolated batch with zone->lock dropped, then put it back.
- * Enters and leaves with zone->lock held.  Every isolated block goes back,
- * whatever the transport says; it is marked PageReported only when a host
- * took the report and (where checked) really discarded it, so that a
- * later pass, or a later transport, still finds the rest.
- */
-static void fphint_flush(struct fphint_pass *pass, struct zone *zone)
-{
-	struct fphint_transport *t = fphint_transport_cur;
-	struct page *canary = NULL;
-	unsigned long pages = 0;
-	unsigned int i, late_ms;
-	bool discarded = false;
-	int err;
-
-	if (!pass->nents)
-		return;
-	spin_unlock_irq(&zone->lock);
-
-	for (i = 0; i < pass->nents; i++)
-		pages += pass->sgl[i].length >> PAGE_SHIFT;
-	sg_mark_end(&pass->sgl[pass->nents - 1]);
-	err = fphint_inject(&late_ms);
-	if (!err) {
-		/* The batch is isolated: these pages are ours until put back. */
-		if (fphint_may_check_host(t)) {
-			canary = fphint_canary_page(pass);
-			fphint_canary_write(canary);
-		}
-		err = t->report(t, pass->sgl, pass->nents);
-	}
-	if (late_ms)
-		msleep(late_ms);
-	sg_unmark_end(&pass->sgl[pass->nents - 1]);
-
-	if (err) {
-		fphint_count(FPHINT_STAT_REPORT_ERRORS, 1);
-		pr_warn_ratelimited("%s: report of %u ranges failed: %d\n",
-				    t->stage.name, pass->nents, err);
-		/* Percpu capture has forgotten these regions: find them again. */
-		fphint_capture_rescan();
-	} else {
-		discarded = t->to_host;
-		if (canary)
-			discarded = fphint_canary_check(t, canary);
-		if (!discarded)
-			fphint_unsent = true;
-		fphint_count(FPHINT_STAT_REPORTS, 1);
-		fphint_count(FPHINT_STAT_REPORTED_PAGES, pages);
-		fphint_count(FPHINT_STAT_REPORTED_BYTES, pages << PAGE_SHIFT);
-		fphint_zs(zone)->reports++;
-		fphint_zs(zone)->reported_pages += pages;
-		pass->reported += pages;
-		if (fphint_throttle->account)
-			fphint_throttle->account(pages << PAGE_SHIFT);
-	}
-
-	spin_lock_irq(&zone->lock);
-	fphint_putback(pass, zone, discarded);
-}
-
-/* Ask the throttle; waits happen here, without locks. */
-static bool fphint_admit(struct fphint_pass *pass, struct zone *zone)
-{
-	long ret;
-
-	while ((ret = fphint_throttle->admit(zone)) > 0) {
-		if (wait_event_timeout(fphint_abort_wq,
-				       atomic_read(&fphint_abort),
-				       msecs_to_jiffies(ret)))
-			return false;
-	}
-	if (ret < 0) {
-		fphint_count(FPHINT_STAT_THROTTLED, 1);
-		fphint_zs(zone)->throttled++;
-		return false;
-	}
-	return true;
-}
-
-/* Start work on @zone: false (and no lock) when the throttle says no. */
-bool fphint_zone_lock(struct fphint_pass *pass, struct zone *zone)
-{
-	pass->zone_skipped = !fphint_admit(pass, zone);
-	if (pass->zone_skipped)
-		return false;
-	spin_lock_irq(&zone->lock);
-	return true;
-}
-
-void fphint_zone_unlock(struct fphint_pass *pass, struct zone *zone)
-{
-	fphint_flush(pass, zone);
-	spin_unlock_irq(&zone->lock);
-}
-
-/*
- * Between regions of one zone: let allocations waiting on zone->lock, and
- * the scheduler, in.  The batch stays isolated meanwhile; its blocks are
- * off the free lists and only this worker touches them.
- */
-void fphint_zone_relax(struct zone *zone)
-{
-	if (!spin_is_contended(&zone->lock) && !need_resched())
-		return;
-	spin_unlock_irq(&zone->lock);
-	cond_resched();
-	spin_lock_irq(&zone->lock);
-}
-
-/*
- * Resolve @pfn to the free block now holding it and isolate that block
- * into the pass's batch, reporting when the batch is full.  zone->lock
- * held (dropped and retaken around a report).  Returns the first pfn after
- * the resolved block so the caller can skip what it covers, or 0 when
- * @pfn is not free.
- */
-unsigned long fphint_take(struct fphint_pass *pass, struct zone *zone,
-			  unsigned long pfn)
-{
-	struct page *page = pfn_to_page(pfn), *head;
-	unsigned long head_pfn, end;
-	unsigned int order;
-	int mt;
-
-	lockdep_assert_held(&zone->lock);
-	head = fphint_buddy_head(page, &order);
-	if (!head)
-		return 0;
-	/* Zone spans may overlap: only this zone's lock is held. */
-	if (WARN_ON_ONCE(page_zone(head) != zone))
-		return 0;
-	head_pfn = page_to_pfn(head);
-	end = head_pfn + (1UL << order);
-	if (PageReported(head)) {
-		fphint_count(FPHINT_STAT_DUPLICATES, 1);
-		return end;
-	}
-	if (order < pass->min_order) {
-		fphint_count(FPHINT_STAT_BELOW_ORDER, 1);
-		return end;
-	}
-	mt = get_pageblock_migratetype(head);
-	/*
-	 * __isolate_free_page() turns the pageblock of a block this large
-	 * MOVABLE; half an unmovable pageblock is not worth that.
-	 */
-	if (is_migrate_isolate(mt) || is_migrate_cma(mt) ||
-	    (order == pageblock_order - 1 && mt != MIGRATE_MOVABLE)) {
-		fphint_count(FPHINT_STAT_SKIPPED_MIGRATETYPE, 1);
-		return end;
-	}
-	/* Refuses below the min watermark, like an allocation would. */
-	if (!__isolate_free_page(head, order)) {
-		fphint_count(FPHINT_STAT_THROTTLED, 1);
-		fphint_zs(zone)->throttled++;
-		return end;
-	}
-	atomic_long_add(1UL << order, &fphint_isolated_now);
-	fphint_count(FPHINT_STAT_ISOLATED, 1);
-	if (!fphint_extend_last(pass, head_pfn, order))
-		sg_set_page(&pass->sgl[pass->nents++], head, PAGE_SIZE << order, 0);
-	pass->bytes += PAGE_SIZE << order;
-
-	if (pass->nents >= pass->batch || pass->bytes >= pass->bytes_max) {
-		fphint_flush(pass, zone);
-		/* Memory may have run short, or the rate budget out, meanwhile. */
-		spin_unlock_irq(&zone->lock);
-		if (!fphint_admit(pass, zone))
-			pass->zone_skipped = true;
-		spin_lock_irq(&zone->lock);
-	}
-	return end;
-}
-
-/*
- * Take every free block of at least min_order in the region at @start.
- * zone->lock held.  Returns the first pfn past what was walked.
- */
-unsigned long fphint_take_region(struct fphint_pass *pass, struct zone *zone,
-				 unsigned long start)
-{
-	unsigned long pfn = start, end = start + FPHINT_REGION_PAGES;
-	unsigned long step = 1UL << pass->min_order;
-	bool found = false;
-
-	while (pfn < end && !pass->zone_skipped) {
-		struct page *page = NULL;
-		unsigned long next = 0;
-
-		/*
-		 * Holes, other zones: skip, whatever their size.  Zone spans
-		 * can overlap (interleaved nodes), so ask the page.
-		 */
-		if (zone_spans_pfn(zone, pfn))
-			page = pfn_to_online_page(pfn);
-		if (page && page_zone(page) == zone)
-			next = fphint_take(pass, zone, pfn);
-		if (next > pfn) {
-			found = true;
-			pfn = next;
-		} else {
-			pfn = ALIGN(pfn + 1, step);
-		}
-	}
-	if (!found)
-		fphint_count(FPHINT_STAT_STALE, 1);
-	return end;
+	return wait_event_timeout(fphint_abort_wq, atomic_read(&fphint_abort),
+				  msecs_to_jiffies(ms));
 }
 
 static void fphint_worker(struct work_struct *work)
@@ -1146,184 +705,46 @@ static void fphint_worker(struct work_struct *work)
 	 * is marked; such a scan goes on only at the pace of the delay.)
 	 */
 	if (pass->more && pass->marked && !fphint_pass_stop(pass))
-		fphint_kick(!level && !fphint_void_level);
+		fphint_kick(!level && !fphint_hostcheck_level());
 	else if (fphint_capture->pending && fphint_capture->pending())
 		fphint_kick(false);
 out:
 	mutex_unlock(&fphint_mutex);
 }
 
-/* ---- device transports ---------------------------------------------- */
-
-static int fphint_prdev_report(struct fphint_transport *t,
-			       struct scatterlist *sgl, unsigned int nents)
-{
-	return t->prdev->report(t->prdev, sgl, nents);
-}
-
-/*
- * The one reporting device, like page_reporting's pr_dev_info.  While
- * fphint has never been enabled (fphint.enabled=0) stock page_reporting
- * drives it too (@stock); the first enable takes it over.  fphint_mutex.
- */
-static struct fphint_device {
-	struct fphint_transport t;
-	bool stock;
-} *fphint_device;
-
-/* Free blocks marked reported in @zone, by whoever marked them; zone->lock. */
-static unsigned long fphint_count_reported_free(struct zone *zone)
-{
-	unsigned long n = 0;
-	unsigned int order, mt;
-	struct page *page;
-
-	for (order = 0; order < MAX_ORDER; order++)
-		for (mt = 0; mt < MIGRATE_TYPES; mt++)
-			list_for_each_entry(page, &zone->free_area[order].free_list[mt],
-					    buddy_list)
-				if (PageReported(page))
-					n += 1UL << order;
-	return n;
-}
-
-/*
- * First enable: from here on PageReported is fphint's.  Called with
- * fphint_mutex held, before the free hook goes on.
- */
-static void fphint_take_ownership(void)
-{
-	struct zone *zone;
-
-	/*
-	 * del_page_from_free_list() clears PageReported only while this key
-	 * is on; it is the stock "reported pages exist" key, never disabled.
-	 */
-	static_branch_enable(&page_reporting_enabled);
-	static_branch_enable(&fphint_reported_free_key);
-	/*
-	 * Stock reporting may have marked blocks already (they were
-	 * discarded, so they stay marked).  Every change of reported_free
-	 * happens under zone->lock and is counted from the key on, so a
-	 * count taken under the lock afterwards is exact.
-	 */
-	for_each_populated_zone(zone) {
-		spin_lock_irq(&zone->lock);
-		fphint_zs(zone)->reported_free = fphint_count_reported_free(zone);
-		spin_unlock_irq(&zone->lock);
-	}
-	if (fphint_device && fphint_device->stock) {
-		/* Waits for stock's work in flight; it takes no fphint lock. */
-		page_reporting_unregister(fphint_device->t.prdev);
-		fphint_device->stock = false;
-		pr_info("transport %s taken over from page_reporting\n",
-			fphint_device->t.stage.name);
-	}
-	fphint_owner = true;
-}
-
-int fphint_register_reporting_dev(struct page_reporting_dev_info *prdev,
-				  const char *name, unsigned int capacity)
-{
-	struct fphint_device *dev;
-	bool changed;
-	int err = 0;
-
-	dev = kzalloc(sizeof(*dev), GFP_KERNEL);
-	if (!dev)
-		return -ENOMEM;
-	dev->t.stage.name = name;
-	dev->t.capacity = capacity;
-	dev->t.report = fphint_prdev_report;
-	dev->t.prdev = prdev;
-	dev->t.to_host = true;
-
-	/* Stops a pass at its next batch rather than waiting it out. */
-	fphint_config_lock();
-	if (fphint_device) {
-		err = -EBUSY;
-		goto out;
-	}
-	if (!fphint_owner) {
-		err = page_reporting_register(prdev);
-		if (err)
-			goto out;
-		dev->stock = true;
-	}
-	fphint_device = dev;
-	changed = __fphint_register_stage(FPHINT_KIND_TRANSPORT, &dev->t.stage);
-out:
-	fphint_config_unlock();
-	if (err) {
-		kfree(dev);
-		return err;
-	}
-	if (changed)
-		fphint_nl_notify_config();
-	pr_info("transport %s registered (%u ranges per report%s)\n", name,
-		capacity, dev->stock ? ", page_reporting drives it" : "");
-	return 0;
-}
-EXPORT_SYMBOL_GPL(fphint_register_reporting_dev);
-
-void fphint_unregister_reporting_dev(struct page_reporting_dev_info *prdev)
-{
-	struct fphint_device *dev;
-	bool changed = false;
-
-	/* Ends a pass at its next batch; a report in flight completes first. */
-	fphint_config_lock();
-	dev = fphint_device;
-	if (dev && dev->t.prdev == prdev) {
-		if (dev->stock)
-			page_reporting_unregister(prdev);
-		changed = __fphint_unregister_stage(FPHINT_KIND_TRANSPORT, &dev->t.stage);
-		fphint_device = NULL;
-	} else {
-		dev = NULL;
-	}
-	fphint_config_unlock();
-	if (!dev)
-		return;
-	if (changed)
-		fphint_nl_notify_config();
-	pr_info("transport %s unregistered\n", dev->t.stage.name);
-	kfree(dev);
-}
-EXPORT_SYMBOL_GPL(fphint_unregister_reporting_dev);
-
 static int __init fphint_init(void)
 {
-	int err;
+	int i, err;
 
 	err = -ENOMEM;
 	fphint_zstats = kcalloc(nr_node_ids * MAX_NR_ZONES,
 				sizeof(*fphint_zstats), GFP_KERNEL);
 	if (!fphint_zstats)
 		goto out;
-	err = fphint_fail_init(1);
+	err = fphint_fault_init_step(1);
 	if (err)
 		goto out_zstats;
 	/* All or nothing: on failure no buffer is left allocated. */
-	err = fphint_capture_init();
+	err = fphint_percpu_init();
 	if (err)
 		goto out_zstats;
-	err = fphint_fail_init(2);
+	err = fphint_fault_init_step(2);
 	if (err)
 		goto out_capture;
 	err = -ENOMEM;
 	fphint_wq = alloc_workqueue("fphint", WQ_UNBOUND | WQ_FREEZABLE, 1);
 	if (!fphint_wq)
 		goto out_capture;
-	err = fphint_fail_init(3);
+	err = fphint_fault_init_step(3);
 	if (err)
 		goto out_wq;
 
 	/* The first registered of each kind is the default. */
-	fphint_capture_register();
-	fphint_selection_register();
-	fphint_transport_register();
-	fphint_throttle_register();
+	/* Every kind needs a stage; they registered at postcore_initcall. */
+	err = -ENODEV;
+	for (i = 0; i < FPHINT_KIND_NR; i++)
+		if (!fphint_cur[i])
+			goto out_wq;
 
 	fphint_fault_debugfs();
 
@@ -1344,7 +765,7 @@ out_wq:
 	destroy_workqueue(fphint_wq);
 	fphint_wq = NULL;
 out_capture:
-	fphint_capture_exit();
+	fphint_percpu_exit();
 out_zstats:
 	kfree(fphint_zstats);
 	fphint_zstats = NULL;
@@ -1355,7 +776,3 @@ out:
 	return err;
 }
 subsys_initcall(fphint_init);
-
-#ifdef CONFIG_FPHINT_KUNIT_TEST
-#include "tests/devices-kunit.h"
-#endif

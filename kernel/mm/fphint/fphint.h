@@ -16,6 +16,7 @@
 #define _MM_FPHINT_FPHINT_H
 
 #include <linux/fphint.h>
+#include <linux/init.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/scatterlist.h>
@@ -24,7 +25,11 @@
 /* Largest report the framework builds; a transport may take fewer. */
 #define FPHINT_REPORT_BATCH_MAX		256
 
-/* A named, registered implementation of one stage. */
+/**
+ * struct fphint_stage - a named, registered implementation of one stage
+ * @name: the name sysfs, netlink and policies select it by
+ * @node: entry in its kind's list (fphint_register_stage())
+ */
 struct fphint_stage {
 	const char *name;
 	struct list_head node;
@@ -32,57 +37,92 @@ struct fphint_stage {
 
 struct fphint_pass;
 
+/**
+ * struct fphint_capture_ops - where candidate free blocks come from
+ * @stage: name and registry entry
+ * @notify_free: free path, for a block of 2^@order pages at @pfn in @zone
+ *	that __free_one_page() finished merging: zone->lock held, interrupts
+ *	off; must neither sleep nor allocate.
+ * @collect: worker, under fphint_mutex: hand out the next chunk of
+ *	candidate pfns for @pass and set *@nr.  The chunk stays valid until
+ *	the next call.  Return: the chunk, or NULL when there is none.
+ * @flush: optional; forget what was captured (stage switch, disable).
+ * @pending: optional; worker, after a pass.  Return: true when captured
+ *	work waits for a later pass (which the core then schedules).
+ *
+ * Implementations: capture-percpu.c, capture-scan.c.
+ */
 struct fphint_capture_ops {
 	struct fphint_stage stage;
-	/* Free path: zone->lock held, interrupts off; never sleeps. */
 	void (*notify_free)(struct zone *zone, unsigned long pfn,
 			    unsigned int order);
-	/*
-	 * Worker: hand out the next chunk of candidate pfns for this pass,
-	 * or NULL when there is none.  The chunk stays valid until the next
-	 * call.
-	 */
 	unsigned long *(*collect)(struct fphint_pass *pass, unsigned int *nr);
-	/* Forget what was captured (stage switch, disable). */
 	void (*flush)(void);
-	/* Worker, after a pass: captured work waits for a later pass. */
 	bool (*pending)(void);
 };
 
+/**
+ * struct fphint_selection_ops - which captured blocks are reported, and how
+ * @stage: name and registry entry
+ * @select: worker, under fphint_mutex, no other lock: resolve @nr captured
+ *	pfns at @pfns (the selection may reorder them) to free blocks and
+ *	isolate and report them with the batch helpers of batch.c
+ *	(fphint_zone_lock(), fphint_take_region(), fphint_zone_unlock()).
+ *	Every block isolated must be put back before it returns.
+ *
+ * Implementations: selection-zone-sort.c, selection-fifo.c.
+ */
 struct fphint_selection_ops {
 	struct fphint_stage stage;
 	void (*select)(struct fphint_pass *pass, unsigned long *pfns,
 		       unsigned int nr);
 };
 
+/**
+ * struct fphint_transport - how selected ranges reach the host
+ * @stage: name and registry entry
+ * @capacity: most ranges one report may carry
+ * @report: hand @nents ranges at @sgl to the host and wait until it is done
+ *	with them.  Called without locks (fphint_mutex held); may sleep.
+ *	Return: 0 when the host had them, else a negative errno (the batch
+ *	goes back unreported).
+ * @prdev: the page_reporting device behind a device transport, or NULL
+ * @to_host: ranges reach a host that should discard them (not null)
+ * @take_over: optional; fphint is enabled for the first time
+ *	(fphint_mutex held): stop sharing the device with stock
+ *	page_reporting, from here on fphint owns PageReported.
+ *
+ * Implementations: transport-null.c, transport-virtio.c.
+ */
 struct fphint_transport {
 	struct fphint_stage stage;
-	/* Most ranges one report may carry. */
 	unsigned int capacity;
-	/*
-	 * Hand @nents ranges to the host and wait until it is done with
-	 * them.  Called without locks, may sleep.  0 means the host had them.
-	 */
 	int (*report)(struct fphint_transport *t, struct scatterlist *sgl,
 		      unsigned int nents);
 	struct page_reporting_dev_info *prdev;
-	/* Ranges reach a host that should discard them (not null). */
 	bool to_host;
+	void (*take_over)(struct fphint_transport *t);
 };
 
+/**
+ * struct fphint_throttle_ops - when not to take free memory away
+ * @stage: name and registry entry
+ * @admit: before a batch is isolated in @zone, without locks.  Return: 0
+ *	to go on, > 0 to wait that many ms and ask again, < 0 to leave the
+ *	zone alone for this pass.
+ * @account: optional; @bytes were just reported.
+ * @batch_bytes: optional.  Return: the most one report should carry.
+ * @reset: optional; the stage was (re)selected or its tunable changed:
+ *	start from a clean state.
+ *
+ * Implementations: throttle-watermark.c, throttle-ratelimit.c,
+ * throttle-none.c.
+ */
 struct fphint_throttle_ops {
 	struct fphint_stage stage;
-	/*
-	 * Before a batch is isolated in @zone, without locks: 0 to go on,
-	 * > 0 to wait that many ms and ask again, < 0 to leave the zone
-	 * alone for this pass.
-	 */
 	long (*admit)(struct zone *zone);
-	/* @bytes were just reported. */
 	void (*account)(unsigned long bytes);
-	/* Optional: the most one report should carry. */
 	unsigned long (*batch_bytes)(void);
-	/* Stage (re)selected: start from a clean state. */
 	void (*reset)(void);
 };
 
@@ -187,10 +227,21 @@ static inline void fphint_nl_notify_throttle(bool throttled, const char *reason,
 void fphint_config_lock(void);
 void fphint_config_unlock(void);
 
-/* Worker side helpers for selections (core.c). */
+/* Worker (core.c). */
 void fphint_kick(bool now);
 unsigned int fphint_delay_now_ms(void);
 bool fphint_pass_stop(struct fphint_pass *pass);
+bool fphint_pass_wait(unsigned int ms);
+void fphint_note_unsent(void);
+bool fphint_owns_reporting(void);
+bool __fphint_register_stage(enum fphint_kind kind, struct fphint_stage *s);
+bool __fphint_unregister_stage(enum fphint_kind kind, struct fphint_stage *s);
+
+/*
+ * Batch mechanics every selection uses (batch.c): isolate free blocks into
+ * the pass's batch under zone->lock, report it with the lock dropped, put
+ * it back and mark what the host discarded.
+ */
 bool fphint_zone_lock(struct fphint_pass *pass, struct zone *zone);
 void fphint_zone_unlock(struct fphint_pass *pass, struct zone *zone);
 void fphint_zone_relax(struct zone *zone);
@@ -198,8 +249,6 @@ unsigned long fphint_take(struct fphint_pass *pass, struct zone *zone,
 			  unsigned long pfn);
 unsigned long fphint_take_region(struct fphint_pass *pass, struct zone *zone,
 				 unsigned long start);
-struct page *fphint_buddy_head(struct page *page, unsigned int *order);
-unsigned int fphint_piece_order(unsigned long pfn, unsigned long end);
 
 /*
  * Capture records regions, not blocks: the MAX_ORDER-aligned span (4 MiB
@@ -214,18 +263,26 @@ static inline unsigned long fphint_region(unsigned long pfn)
 	return pfn & ~(FPHINT_REGION_PAGES - 1);
 }
 
-/* Capture helpers (capture.c). */
-int fphint_capture_init(void);
-void fphint_capture_exit(void);
-/* Have the next pass scan the free lists for every unreported block. */
-void fphint_capture_rescan(void);
-int fphint_capture_resize(unsigned int batch);
+/* Capture percpu (capture-percpu.c): its buffers, sized by capture_batch. */
+int fphint_percpu_init(void);
+void fphint_percpu_exit(void);
+int fphint_percpu_resize(unsigned int batch);
 #define FPHINT_SEEN_SLOTS	64
-bool fphint_capture_seen(unsigned long *seen, unsigned long region);
-unsigned int fphint_regions_minus(unsigned long *a, unsigned int na,
-				  const unsigned long *b, unsigned int nb);
 
-/* Throttle helpers (throttle.c), pure so KUnit can drive them. */
+/*
+ * Capture buddy-scan (capture-scan.c), also the free-list scan that any
+ * capture can ask for: fphint_capture_rescan() has the next pass scan the
+ * free lists for every unreported block; a capture's collect() continues
+ * or starts that scan with fphint_scan_next().
+ */
+void fphint_capture_rescan(void);
+bool fphint_scan_requested(void);
+unsigned long *fphint_scan_next(struct fphint_pass *pass, unsigned int *nr);
+
+/* Selection helper (selection-common.c). */
+unsigned int fphint_sort_unique(unsigned long *pfns, unsigned int nr);
+
+/* Throttle and backoff arithmetic (throttle-math.c), pure so KUnit can drive it. */
 #define FPHINT_BACKOFF_MAX		5
 /* A host that keeps what it acknowledges: see fphint_void_step(). */
 #define FPHINT_VOID_STRIKES		4
@@ -244,13 +301,55 @@ struct fphint_bucket {
 long fphint_bucket_wait_ms(struct fphint_bucket *b, u64 now_ns, u64 rate);
 void fphint_bucket_charge(struct fphint_bucket *b, u64 bytes);
 
-/* Selection helper (selection.c). */
-unsigned int fphint_sort_unique(unsigned long *pfns, unsigned int nr);
+/* Throttle watermark (throttle-watermark.c), which ratelimit builds on. */
+long fphint_wmark_admit(struct zone *zone);
+void fphint_wmark_reset(void);
 
-void fphint_capture_register(void);
-void fphint_selection_register(void);
-void fphint_transport_register(void);
-void fphint_throttle_register(void);
+/* Host discard check (hostcheck.c); fphint_mutex held. */
+struct page *fphint_hostcheck_prepare(struct fphint_transport *t,
+				      struct fphint_pass *pass, u32 seq);
+bool fphint_hostcheck_verdict(struct fphint_transport *t, struct page *page);
+unsigned int fphint_hostcheck_level(void);
+
+/* Fault injection (fault.c), CONFIG_FPHINT_FAULT_INJECTION. */
+#ifdef CONFIG_FPHINT_FAULT_INJECTION
+int fphint_fault_inject(u32 seq, unsigned int *late_ms);
+unsigned int fphint_fault_backoff(unsigned int level);
+int fphint_fault_init_step(unsigned int step);
+void fphint_fault_debugfs(void);
+#else
+static inline int fphint_fault_inject(u32 seq, unsigned int *late_ms)
+{
+	*late_ms = 0;
+	return 0;
+}
+
+static inline unsigned int fphint_fault_backoff(unsigned int level)
+{
+	return level;
+}
+
+static inline int fphint_fault_init_step(unsigned int step)
+{
+	return 0;
+}
+
+static inline void fphint_fault_debugfs(void) { }
+#endif
+
+/*
+ * Stages register themselves (postcore_initcall, before fphint_init()); the
+ * first of each kind in link order (Makefile) is the default.
+ * fphint_stage_initcall(FPHINT_KIND_CAPTURE, fphint_capture_percpu)
+ * registers the ops structure fphint_capture_percpu.
+ */
+#define fphint_stage_initcall(kind, ops)				\
+	static int __init ops##_register(void)				\
+	{								\
+		fphint_register_stage(kind, &(ops).stage);		\
+		return 0;						\
+	}								\
+	postcore_initcall(ops##_register)
 int fphint_sysfs_init(void);
 
 #endif /* _MM_FPHINT_FPHINT_H */

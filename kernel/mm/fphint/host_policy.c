@@ -21,7 +21,8 @@
 #include "fphint.h"
 
 static const char * const fphint_tunable_names[FPHINT_TUNABLE_NR] = {
-#define FPHINT_X_NAME(NAME, name, def, min, max) [FPHINT_TUNABLE_##NAME] = #name,
+#define FPHINT_X_NAME(NAME, name, def, min, max)			\
+	[FPHINT_TUNABLE_##NAME] = #name,
 	FPHINT_TUNABLES(FPHINT_X_NAME)
 #undef FPHINT_X_NAME
 };
@@ -68,17 +69,7 @@ static int fphint_host_key(struct fphint_config *cfg, char *key, char *val)
 	return -EINVAL;
 }
 
-/**
- * fphint_apply_host_policy - apply configuration text from the host
- * @text: lines of "key=value", not NUL-terminated; printable ASCII only
- * @len: bytes of @text
- *
- * Context: process context, may sleep.
- * Return: 0 when applied; -EPERM when the guest does not take policy from
- * the host (host_policy 0); -EINVAL for an unknown or repeated key, a bad
- * value, a value out of range or bytes that are not text; -ERANGE for a
- * number that does not fit.  Nothing changes on error.
- */
+/* Documented in <linux/fphint.h>. */
 int fphint_apply_host_policy(const char *text, size_t len)
 {
 	struct fphint_config cfg;

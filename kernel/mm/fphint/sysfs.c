@@ -133,13 +133,15 @@ static ssize_t tunable_store(struct kobject *kobj, struct kobj_attribute *attr,
 	return fphint_apply(&cfg) ?: count;
 }
 
+static struct fphint_tunable_kobj_attr fphint_tunable_attrs[FPHINT_TUNABLE_NR] = {
 #define FPHINT_X_ATTR(NAME, name, def, min, max)			\
-	static struct fphint_tunable_kobj_attr name##_attr = {		\
+	[FPHINT_TUNABLE_##NAME] = {					\
 		.attr = __ATTR(name, 0644, tunable_show, tunable_store),\
 		.t = FPHINT_TUNABLE_##NAME,				\
-	};
-FPHINT_TUNABLES(FPHINT_X_ATTR)
+	},
+	FPHINT_TUNABLES(FPHINT_X_ATTR)
 #undef FPHINT_X_ATTR
+};
 
 static struct attribute *fphint_attrs[] = {
 	&enabled_attr.attr,
@@ -150,14 +152,18 @@ static struct attribute *fphint_attrs[] = {
 	&selection_attr.attr.attr,
 	&transport_attr.attr.attr,
 	&throttle_attr.attr.attr,
-#define FPHINT_X_LIST(NAME, name, def, min, max) &name##_attr.attr.attr,
-	FPHINT_TUNABLES(FPHINT_X_LIST)
-#undef FPHINT_X_LIST
 	NULL,
 };
 
+/* &fphint_tunable_attrs[i].attr.attr, filled in by fphint_sysfs_init(). */
+static struct attribute *fphint_tunable_attr_list[FPHINT_TUNABLE_NR + 1];
+
 static const struct attribute_group fphint_group = {
 	.attrs = fphint_attrs,
+};
+
+static const struct attribute_group fphint_tunable_group = {
+	.attrs = fphint_tunable_attr_list,
 };
 
 /* ---- stats ---------------------------------------------------------- */
@@ -175,13 +181,15 @@ static ssize_t stat_show(struct kobject *kobj, struct kobj_attribute *attr,
 	return sysfs_emit(buf, "%llu\n", fphint_stat_sum(stat));
 }
 
+static struct fphint_stat_kobj_attr fphint_stat_kattrs[FPHINT_STAT_NR] = {
 #define FPHINT_X_ATTR(NAME, name)					\
-	static struct fphint_stat_kobj_attr stat_##name##_attr = {		\
+	[FPHINT_STAT_##NAME] = {					\
 		.attr = __ATTR(name, 0444, stat_show, NULL),		\
 		.stat = FPHINT_STAT_##NAME,				\
-	};
-FPHINT_STATS(FPHINT_X_ATTR)
+	},
+	FPHINT_STATS(FPHINT_X_ATTR)
 #undef FPHINT_X_ATTR
+};
 
 /* A gauge, not a counter: pages off the free lists in a report right now. */
 static ssize_t isolated_now_pages_show(struct kobject *kobj,
@@ -199,14 +207,8 @@ static ssize_t report_delay_now_ms_show(struct kobject *kobj,
 }
 static struct kobj_attribute report_delay_now_ms_attr = __ATTR_RO(report_delay_now_ms);
 
-static struct attribute *fphint_stat_attrs[] = {
-#define FPHINT_X_LIST(NAME, name) &stat_##name##_attr.attr.attr,
-	FPHINT_STATS(FPHINT_X_LIST)
-#undef FPHINT_X_LIST
-	&isolated_now_pages_attr.attr,
-	&report_delay_now_ms_attr.attr,
-	NULL,
-};
+/* The counters, then the gauges; filled in by fphint_sysfs_init(). */
+static struct attribute *fphint_stat_attrs[FPHINT_STAT_NR + 3];
 
 static const struct attribute_group fphint_stat_group = {
 	.name = "stats",
@@ -215,6 +217,7 @@ static const struct attribute_group fphint_stat_group = {
 
 static const struct attribute_group *fphint_groups[] = {
 	&fphint_group,
+	&fphint_tunable_group,
 	&fphint_stat_group,
 	NULL,
 };
@@ -222,7 +225,14 @@ static const struct attribute_group *fphint_groups[] = {
 int fphint_sysfs_init(void)
 {
 	struct kobject *kobj;
-	int err;
+	int i, err;
+
+	for (i = 0; i < FPHINT_TUNABLE_NR; i++)
+		fphint_tunable_attr_list[i] = &fphint_tunable_attrs[i].attr.attr;
+	for (i = 0; i < FPHINT_STAT_NR; i++)
+		fphint_stat_attrs[i] = &fphint_stat_kattrs[i].attr.attr;
+	fphint_stat_attrs[i++] = &isolated_now_pages_attr.attr;
+	fphint_stat_attrs[i++] = &report_delay_now_ms_attr.attr;
 
 	kobj = kobject_create_and_add("fphint", mm_kobj);
 	if (!kobj)

@@ -46,17 +46,25 @@
 #define FPHINT_HOST_POLICY_DEFAULT	1
 
 /*
+ * The lists below are X-macros: FPHINT_TUNABLES(X) expands X(...) once per
+ * entry.  __FPHINT_LIST() only passes the entries on; it keeps each list
+ * one macro argument (and one expression for scripts/checkpatch.pl).
+ */
+#define __FPHINT_LIST(...)	__VA_ARGS__
+
+/*
  * Tunables: X(NAME, sysfs_name, default, min, max).  Units are in the
  * names.  min_order is a buddy order (0 = 4 KiB pages on x86); it is
  * further capped at MAX_ORDER - 1 by the kernel it runs on.
  */
-#define FPHINT_TUNABLES(X)						\
+#define FPHINT_TUNABLES(X) __FPHINT_LIST(				\
 	X(CAPTURE_BATCH,   capture_batch,   2048, 16, 8192)		\
 	X(MIN_ORDER,       min_order,       2,    0,  10)		\
 	X(REPORT_BATCH,    report_batch,    32,   1,  256)		\
 	X(REPORT_DELAY_MS, report_delay_ms, 100,  0,  60000)		\
 	X(LOW_MEM_PCT,     low_mem_pct,     5,    0,  90)		\
-	X(RATELIMIT_MIB_S, ratelimit_mib_s, 1024, 1,  1048576)
+	X(RATELIMIT_MIB_S, ratelimit_mib_s, 1024, 1,  1048576)		\
+)
 
 enum fphint_tunable {
 #define FPHINT_X_ENUM(NAME, name, def, min, max) FPHINT_TUNABLE_##NAME,
@@ -69,7 +77,7 @@ enum fphint_tunable {
  * Counters, monotonic since boot, one file each under
  * /sys/kernel/mm/fphint/stats/.  X(NAME, sysfs_name).
  */
-#define FPHINT_STATS(X)							\
+#define FPHINT_STATS(X) __FPHINT_LIST(					\
 	X(CAPTURED,		captured)				\
 	X(DROPPED,		dropped)				\
 	X(DUPLICATES,		duplicates)				\
@@ -86,7 +94,8 @@ enum fphint_tunable {
 	X(BACKOFFS,		backoffs)				\
 	X(PASSES,		passes)					\
 	X(HOST_CHECKS,		host_checks)				\
-	X(HOST_SKIPPED,		host_skipped)
+	X(HOST_SKIPPED,		host_skipped)				\
+)
 
 enum fphint_stat {
 #define FPHINT_X_ENUM(NAME, name) FPHINT_STAT_##NAME,

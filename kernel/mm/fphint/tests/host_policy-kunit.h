@@ -79,7 +79,8 @@ static void fphint_test_restore(struct fphint_test_state *st)
 #define HP(s) fphint_apply_host_policy(s, sizeof(s) - 1)
 
 static const unsigned int fphint_test_def[FPHINT_TUNABLE_NR] = {
-#define FPHINT_X_DEF(NAME, name, def, min, max) [FPHINT_TUNABLE_##NAME] = def,
+#define FPHINT_X_DEF(NAME, name, def, min, max)				\
+	[FPHINT_TUNABLE_##NAME] = def,
 	FPHINT_TUNABLES(FPHINT_X_DEF)
 #undef FPHINT_X_DEF
 };

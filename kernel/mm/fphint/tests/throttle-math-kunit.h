@@ -2,10 +2,10 @@
 /*
  * KUnit tests for fphint throttling: watermark hysteresis, the rate
  * limiter's token bucket, churn backoff and the host discard check's
- * backoff.  Included at the bottom of throttle.c.
+ * backoff.  Included at the bottom of throttle-math.c.
  */
-#ifndef _FPHINT_THROTTLE_KUNIT_H
-#define _FPHINT_THROTTLE_KUNIT_H
+#ifndef _FPHINT_THROTTLE_MATH_KUNIT_H
+#define _FPHINT_THROTTLE_MATH_KUNIT_H
 
 #include <kunit/test.h>
 
@@ -108,4 +108,4 @@ static struct kunit_suite fphint_throttle_suite = {
 };
 kunit_test_suite(fphint_throttle_suite);
 
-#endif /* _FPHINT_THROTTLE_KUNIT_H */
+#endif /* _FPHINT_THROTTLE_MATH_KUNIT_H */

@@ -1,15 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * fphint capture stages: where candidate free blocks come from.
- *
- * percpu:     the free path appends the region of every block it finished
- *             merging (order >= min_order) to a per-CPU buffer, unless the
- *             buffer's seen filter says it is already there; the worker
- *             swaps buffers out report_delay_ms after their first entry.
- *             Costs one uncontended per-CPU lock per free, nothing else.
- * buddy-scan: the upstream page_reporting way: the worker walks the free
- *             lists for blocks not yet reported.  Finds memory that was
- *             free before fphint was enabled.
+ * fphint capture "percpu" (the default): the free path appends the region
+ * of every block it finished merging (order >= min_order) to a per-CPU
+ * buffer, unless the buffer's seen filter says it is already there; the
+ * worker swaps buffers out report_delay_ms after their first entry and
+ * reports a region only once it stayed quiet for a whole delay.  Costs one
+ * uncontended per-CPU lock per free, nothing else.  A full buffer drops
+ * the entry and asks for a scan of the free lists (capture-scan.c).
  */
 #include <linux/hash.h>
 #include <linux/log2.h>
@@ -17,10 +14,7 @@
 #include <linux/mmzone.h>
 #include <linux/slab.h>
 
-#include "../internal.h"
 #include "fphint.h"
-
-/* ---- percpu --------------------------------------------------------- */
 
 struct fphint_pcp {
 	/*
@@ -38,22 +32,6 @@ struct fphint_pcp {
 static DEFINE_PER_CPU(struct fphint_pcp, fphint_pcp);
 
 /*
- * Set when the free path had to drop an entry, or when the core asks for
- * it (fphint_capture_rescan()): the next pass follows the buffers with a
- * scan of the free lists, so a burst larger than the buffers, or memory
- * freed before fphint was enabled, is still reported in full, only later.
- */
-static bool fphint_scan_wanted;
-
-void fphint_capture_rescan(void)
-{
-	if (!READ_ONCE(fphint_scan_wanted))
-		WRITE_ONCE(fphint_scan_wanted, true);
-}
-
-static unsigned long *scan_collect(struct fphint_pass *pass, unsigned int *nr);
-
-/*
  * Only quiet regions are reported: a region captured in one pass is held
  * back ("pending") and reported at the next pass only if nothing was freed
  * into it in between.  A burst settles and goes out one delay later;
@@ -65,8 +43,9 @@ static unsigned long *fphint_pending, *fphint_fresh;
 static unsigned int fphint_nr_pending, fphint_agg_cap;
 
 /* Remove from sorted @a every region also in sorted @b; returns the count left. */
-unsigned int fphint_regions_minus(unsigned long *a, unsigned int na,
-				  const unsigned long *b, unsigned int nb)
+static unsigned int fphint_percpu_regions_minus(unsigned long *a, unsigned int na,
+						const unsigned long *b,
+						unsigned int nb)
 {
 	unsigned int i, j = 0, n = 0;
 
@@ -84,7 +63,7 @@ unsigned int fphint_regions_minus(unsigned long *a, unsigned int na,
  * Has @region been recorded since @seen was last cleared?  Records it if
  * not.  A miss only costs a duplicate entry, which selection drops.
  */
-bool fphint_capture_seen(unsigned long *seen, unsigned long region)
+static bool fphint_percpu_seen(unsigned long *seen, unsigned long region)
 {
 	unsigned long *slot = &seen[hash_long(region >> FPHINT_REGION_ORDER,
 					      ilog2(FPHINT_SEEN_SLOTS))];
@@ -95,13 +74,13 @@ bool fphint_capture_seen(unsigned long *seen, unsigned long region)
 	return false;
 }
 
-static void fphint_seen_clear(unsigned long *seen)
+static void fphint_percpu_seen_clear(unsigned long *seen)
 {
 	memset(seen, 0xff, FPHINT_SEEN_SLOTS * sizeof(*seen));
 }
 
-static void percpu_notify_free(struct zone *zone, unsigned long pfn,
-			       unsigned int order)
+static void fphint_percpu_notify_free(struct zone *zone, unsigned long pfn,
+				      unsigned int order)
 {
 	struct fphint_pcp *p = this_cpu_ptr(&fphint_pcp);
 	unsigned long region = fphint_region(pfn);
@@ -125,7 +104,7 @@ static void percpu_notify_free(struct zone *zone, unsigned long pfn,
 		fphint_count(FPHINT_STAT_DROPPED, 1);
 		return;
 	}
-	if (fphint_capture_seen(p->seen, region)) {
+	if (fphint_percpu_seen(p->seen, region)) {
 		spin_unlock(&p->lock);
 		fphint_count(FPHINT_STAT_DUPLICATES, 1);
 		return;
@@ -145,27 +124,20 @@ static void percpu_notify_free(struct zone *zone, unsigned long pfn,
 }
 
 /*
- * After the buffers: the scan, if one was asked for or is under way.  Also
- * while the churn backoff is engaged: the backoff already spaces the
- * passes out, and what was dropped must not wait for the churn to end.
+ * After the buffers come the free-list scan, if one was asked for or is
+ * under way (fphint_scan_next()).  Also while the churn backoff is
+ * engaged: the backoff already spaces the passes out, and what was dropped
+ * must not wait for the churn to end.
  */
-static unsigned long *percpu_collect_overflow(struct fphint_pass *pass,
-					      unsigned int *nr)
-{
-	if (pass->zone_cursor || xchg(&fphint_scan_wanted, false))
-		return scan_collect(pass, nr);
-	return NULL;
-}
-
-static unsigned long *percpu_collect(struct fphint_pass *pass,
-				     unsigned int *nr)
+static unsigned long *fphint_percpu_collect(struct fphint_pass *pass,
+					    unsigned int *nr)
 {
 	unsigned int n = 0, quiet;
 	unsigned long *out;
 	int cpu;
 
 	if (pass->cpu >= 0)
-		return percpu_collect_overflow(pass, nr);
+		return fphint_scan_next(pass, nr);
 	pass->cpu = nr_cpu_ids;
 
 	for_each_possible_cpu(cpu) {
@@ -182,15 +154,15 @@ static unsigned long *percpu_collect(struct fphint_pass *pass,
 		p->cur = p->spare;
 		p->spare = full;
 		p->nr = 0;
-		fphint_seen_clear(p->seen);
+		fphint_percpu_seen_clear(p->seen);
 		spin_unlock_irq(&p->lock);
 		/* The worker is done with spare before it swaps again. */
 		memcpy(fphint_fresh + n, full, got * sizeof(long));
 		n += got;
 	}
 	n = fphint_sort_unique(fphint_fresh, n);
-	quiet = fphint_regions_minus(fphint_pending, fphint_nr_pending,
-				     fphint_fresh, n);
+	quiet = fphint_percpu_regions_minus(fphint_pending, fphint_nr_pending,
+					    fphint_fresh, n);
 	/* Still busy: they wait another round, not counted twice. */
 	fphint_count(FPHINT_STAT_DUPLICATES, fphint_nr_pending - quiet);
 
@@ -199,18 +171,18 @@ static unsigned long *percpu_collect(struct fphint_pass *pass,
 	fphint_nr_pending = n;
 	fphint_fresh = out;
 	if (!quiet)
-		return percpu_collect_overflow(pass, nr);
+		return fphint_scan_next(pass, nr);
 	*nr = quiet;
 	return out;
 }
 
 /* Regions held back, or an overflow scan put off by churn: come back later. */
-static bool percpu_pending(void)
+static bool fphint_percpu_pending(void)
 {
-	return fphint_nr_pending || READ_ONCE(fphint_scan_wanted);
+	return fphint_nr_pending || fphint_scan_requested();
 }
 
-static void percpu_flush(void)
+static void fphint_percpu_flush(void)
 {
 	int cpu;
 
@@ -219,7 +191,7 @@ static void percpu_flush(void)
 
 		spin_lock_irq(&p->lock);
 		p->nr = 0;
-		fphint_seen_clear(p->seen);
+		fphint_percpu_seen_clear(p->seen);
 		spin_unlock_irq(&p->lock);
 	}
 	fphint_nr_pending = 0;
@@ -230,7 +202,7 @@ static void percpu_flush(void)
  * does not hold a spare buffer.  All or nothing: on -ENOMEM nothing
  * changed.  Captured entries are kept up to the new size.
  */
-int fphint_capture_resize(unsigned int batch)
+int fphint_percpu_resize(unsigned int batch)
 {
 	unsigned long **bufs, *agg[2];
 	int cpu, i = 0;
@@ -259,7 +231,7 @@ int fphint_capture_resize(unsigned int batch)
 		keep = min(p->nr, batch);
 		/* Entries dropped here must be able to come back. */
 		if (p->nr > keep)
-			fphint_seen_clear(p->seen);
+			fphint_percpu_seen_clear(p->seen);
 		if (keep)
 			memcpy(bufs[2 * cpu], p->cur, keep * sizeof(long));
 		if (p->nr > keep)
@@ -294,8 +266,8 @@ nomem:
 	return i ? 0 : -ENOMEM;
 }
 
-/* Undo fphint_capture_init() (fphint_init() failed later on). */
-void fphint_capture_exit(void)
+/* Undo fphint_percpu_init() (fphint_init() failed later on). */
+void fphint_percpu_exit(void)
 {
 	int cpu;
 
@@ -313,91 +285,27 @@ void fphint_capture_exit(void)
 	fphint_nr_pending = fphint_agg_cap = 0;
 }
 
-int fphint_capture_init(void)
+int fphint_percpu_init(void)
 {
 	int cpu;
 
 	for_each_possible_cpu(cpu) {
 		spin_lock_init(&per_cpu_ptr(&fphint_pcp, cpu)->lock);
-		fphint_seen_clear(per_cpu_ptr(&fphint_pcp, cpu)->seen);
+		fphint_percpu_seen_clear(per_cpu_ptr(&fphint_pcp, cpu)->seen);
 	}
-	return fphint_capture_resize(fphint_tunable(CAPTURE_BATCH));
+	return fphint_percpu_resize(fphint_tunable(CAPTURE_BATCH));
 }
 
 static struct fphint_capture_ops fphint_capture_percpu = {
 	.stage.name	= FPHINT_CAPTURE_PERCPU,
-	.notify_free	= percpu_notify_free,
-	.collect	= percpu_collect,
-	.flush		= percpu_flush,
-	.pending	= percpu_pending,
+	.notify_free	= fphint_percpu_notify_free,
+	.collect	= fphint_percpu_collect,
+	.flush		= fphint_percpu_flush,
+	.pending	= fphint_percpu_pending,
 };
 
-/* ---- buddy-scan ----------------------------------------------------- */
+fphint_stage_initcall(FPHINT_KIND_CAPTURE, fphint_capture_percpu);
 
-#define FPHINT_SCAN_CHUNK	512
-static unsigned long fphint_scan_buf[FPHINT_SCAN_CHUNK];
-
-static void scan_notify_free(struct zone *zone, unsigned long pfn,
-			     unsigned int order)
-{
-	fphint_kick(false);
-}
-
-/* One chunk of unreported free blocks per zone and call; cursor from 1. */
-static unsigned long *scan_collect(struct fphint_pass *pass, unsigned int *nr)
-{
-	struct zone *zone;
-	int idx = 0;
-
-	for_each_populated_zone(zone) {
-		unsigned int order, mt, n = 0;
-
-		if (++idx <= pass->zone_cursor)
-			continue;
-		pass->zone_cursor = idx;
-
-		spin_lock_irq(&zone->lock);
-		for (order = MAX_ORDER - 1; order + 1 > pass->min_order; order--) {
-			for (mt = 0; mt < MIGRATE_TYPES; mt++) {
-				struct page *page;
-
-				if (is_migrate_isolate(mt) || is_migrate_cma(mt))
-					continue;
-				list_for_each_entry(page,
-					&zone->free_area[order].free_list[mt],
-					buddy_list) {
-					if (PageReported(page))
-						continue;
-					if (n == FPHINT_SCAN_CHUNK) {
-						pass->more = true;
-						fphint_capture_rescan();
-						goto full;
-					}
-					fphint_scan_buf[n++] = page_to_pfn(page);
-				}
-			}
-			if (!order)
-				break;
-		}
-full:
-		spin_unlock_irq(&zone->lock);
-		if (n) {
-			fphint_count(FPHINT_STAT_CAPTURED, n);
-			*nr = n;
-			return fphint_scan_buf;
-		}
-	}
-	return NULL;
-}
-
-static struct fphint_capture_ops fphint_capture_scan = {
-	.stage.name	= FPHINT_CAPTURE_BUDDY_SCAN,
-	.notify_free	= scan_notify_free,
-	.collect	= scan_collect,
-};
-
-void fphint_capture_register(void)
-{
-	fphint_register_stage(FPHINT_KIND_CAPTURE, &fphint_capture_percpu.stage);
-	fphint_register_stage(FPHINT_KIND_CAPTURE, &fphint_capture_scan.stage);
-}
+#ifdef CONFIG_FPHINT_KUNIT_TEST
+#include "tests/capture-percpu-kunit.h"
+#endif

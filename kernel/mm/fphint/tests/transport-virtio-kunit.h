@@ -2,10 +2,10 @@
 /*
  * KUnit tests for reporting devices: there is one, as with page_reporting,
  * and a second gets -EBUSY without appearing as a transport.  Included at
- * the bottom of core.c.
+ * the bottom of transport-virtio.c.
  */
-#ifndef _FPHINT_DEVICES_KUNIT_H
-#define _FPHINT_DEVICES_KUNIT_H
+#ifndef _FPHINT_TRANSPORT_VIRTIO_KUNIT_H
+#define _FPHINT_TRANSPORT_VIRTIO_KUNIT_H
 
 #include <kunit/test.h>
 
@@ -26,17 +26,17 @@ static void fphint_test_one_device(struct kunit *test)
 	rb = fphint_register_reporting_dev(&b, "kunit-b", 32);
 	KUNIT_EXPECT_TRUE(test, ra == 0 || ra == -EBUSY);
 	KUNIT_EXPECT_EQ(test, rb, -EBUSY);
-	mutex_lock(&fphint_stage_mutex);
+	fphint_stages_read_lock();
 	KUNIT_EXPECT_PTR_EQ(test, fphint_find_stage(FPHINT_KIND_TRANSPORT, "kunit-b"), NULL);
 	KUNIT_EXPECT_EQ(test, !!fphint_find_stage(FPHINT_KIND_TRANSPORT, "kunit-a"), !ra);
-	mutex_unlock(&fphint_stage_mutex);
+	fphint_stages_read_unlock();
 	/* Unregistering a device never registered is a no-op. */
 	fphint_unregister_reporting_dev(&b);
 	if (!ra)
 		fphint_unregister_reporting_dev(&a);
-	mutex_lock(&fphint_stage_mutex);
+	fphint_stages_read_lock();
 	KUNIT_EXPECT_PTR_EQ(test, fphint_find_stage(FPHINT_KIND_TRANSPORT, "kunit-a"), NULL);
-	mutex_unlock(&fphint_stage_mutex);
+	fphint_stages_read_unlock();
 }
 
 static struct kunit_case fphint_devices_cases[] = {
@@ -50,4 +50,4 @@ static struct kunit_suite fphint_devices_suite = {
 };
 kunit_test_suite(fphint_devices_suite);
 
-#endif /* _FPHINT_DEVICES_KUNIT_H */
+#endif /* _FPHINT_TRANSPORT_VIRTIO_KUNIT_H */

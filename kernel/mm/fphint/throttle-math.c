@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fphint throttle and backoff arithmetic, pure so KUnit can drive it: the
+ * watermark hysteresis, the rate limiter's token bucket, the churn backoff
+ * (core.c) and the host discard check's backoff (hostcheck.c).
+ */
+#include <linux/math64.h>
+#include <linux/minmax.h>
+#include <linux/time64.h>
+
+#include "fphint.h"
+
+/* Throttled state with hysteresis: engage below @floor, release above @floor + @hyst. */
+bool fphint_hysteresis(bool was, unsigned long val, unsigned long floor,
+		       unsigned long hyst)
+{
+	return was ? val < floor + hyst : val < floor;
+}
+
+/*
+ * Reported memory handed out again soon after is pure cost: the host
+ * discarded it and must fault it back in, zeroed.  When a window in which
+ * at least 4 MiB was reported also saw a quarter of that reused, the
+ * guest is churning: double the delay (up to 2^FPHINT_BACKOFF_MAX).  The
+ * longer delay is also the longer quiet window a region needs before it is
+ * reported, so churned regions stop qualifying.  Halve it again only on
+ * evidence: 4 MiB reported of which under 1/16 came back.  A window that
+ * reported little proves nothing either way and holds the level; an idle
+ * worker decays it separately (fphint_backoff_now()).
+ */
+unsigned int fphint_backoff_step(unsigned int level, unsigned long reported,
+				 u64 reused)
+{
+	if (reported < FPHINT_CHURN_MIN_PAGES)
+		return level;
+	if (reused * 4 > reported)
+		return min(level + 1, (unsigned int)FPHINT_BACKOFF_MAX);
+	if (level && reused * 16 < reported)
+		return level - 1;
+	return level;
+}
+
+/*
+ * One verdict of the host discard check (hostcheck.c): after
+ * FPHINT_VOID_STRIKES checked reports in a row that the host acknowledged
+ * but kept, the level rises by one (the pass delay doubles), up to
+ * FPHINT_VOID_MAX; a single discard seen resets it.  Strikes, not single
+ * samples: one kept page can be a range the host could not align.
+ */
+unsigned int fphint_void_step(unsigned int level, unsigned int *strikes,
+			      bool skipped)
+{
+	if (!skipped) {
+		*strikes = 0;
+		return 0;
+	}
+	if (++*strikes < FPHINT_VOID_STRIKES)
+		return level;
+	*strikes = 0;
+	return min(level + 1, (unsigned int)FPHINT_VOID_MAX);
+}
+
+/*
+ * Refill @b for the time since it was last seen and tell how long to wait
+ * until it holds tokens again (0: go).  @rate in bytes per second; the
+ * bucket holds at most one second's worth.
+ */
+long fphint_bucket_wait_ms(struct fphint_bucket *b, u64 now_ns, u64 rate)
+{
+	u64 elapsed = now_ns - b->last_ns;
+
+	b->last_ns = now_ns;
+	if (elapsed > NSEC_PER_SEC)
+		elapsed = NSEC_PER_SEC;
+	b->tokens = min_t(s64, b->tokens +
+			  mul_u64_u64_div_u64(rate, elapsed, NSEC_PER_SEC),
+			  rate);
+	if (b->tokens > 0)
+		return 0;
+	/* Round up so a wait always makes the bucket positive. */
+	return div64_u64((u64)(-b->tokens) * MSEC_PER_SEC, rate) + 1;
+}
+
+void fphint_bucket_charge(struct fphint_bucket *b, u64 bytes)
+{
+	b->tokens -= bytes;
+}
+
+#ifdef CONFIG_FPHINT_KUNIT_TEST
+#include "tests/throttle-math-kunit.h"
+#endif
