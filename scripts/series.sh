@@ -22,7 +22,9 @@ F=mm/fphint
 export GIT_AUTHOR_NAME="fphint" GIT_AUTHOR_EMAIL="fphint@localhost"
 export GIT_COMMITTER_NAME="fphint" GIT_COMMITTER_EMAIL="fphint@localhost"
 export GIT_AUTHOR_DATE="2024-01-01T00:00:00Z" GIT_COMMITTER_DATE="2024-01-01T00:00:00Z"
-g() { git -C "$REPO" -c core.autocrlf=false -c commit.gpgsign=false "$@"; }
+# gc.auto=0: a background "git gc --auto" repacking under a running clone
+# made it fail ("failed to copy file to .../objects/...").
+g() { git -C "$REPO" -c core.autocrlf=false -c commit.gpgsign=false -c gc.auto=0 "$@"; }
 
 # ---- the v6.1 base ------------------------------------------------------
 if ! g rev-parse -q --verify refs/tags/v6.1 >/dev/null 2>&1; then
@@ -275,7 +277,7 @@ CLEAN=$BUILD/series-am
 rm -rf "$CLEAN"
 git clone -q --no-checkout "$REPO" "$CLEAN"
 git -C "$CLEAN" -c advice.detachedHead=false checkout -q v6.1
-git -C "$CLEAN" am -q $(ls "$OUT"/*.patch | grep -v 0000-cover-letter) ||
+git -C "$CLEAN" -c gc.auto=0 am -q $(ls "$OUT"/*.patch | grep -v 0000-cover-letter) ||
 	die "series: git am failed"
 [ "$(git -C "$CLEAN" rev-parse HEAD^{tree})" = "$(g rev-parse series^{tree})" ] ||
 	die "series: git am result differs from the scratch repository"
