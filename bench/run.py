@@ -88,14 +88,13 @@ def run_one(cfg, scn, accel, rep):
 
 def counters(g, t0, t1=None):
     """reports and reported_bytes from the guest's counters between host times t0 and t1."""
-    off = vm.clock_offset(g)
-    st = [(s["t"] + off, s) for _, s in g.stats()]
-    before = [s for t, s in st if t <= t0] or [s for _, s in st[:1]]
-    upto = [s for t, s in st if t1 is None or t <= t1]
-    if not before or not upto or "reports" not in upto[-1]:
+    st = vm.stats_on_host_clock(g)
+    b = vm.sample_before(st, t0, inclusive=True) or (st[0][1] if st else None)
+    e = vm.sample_before(st, t1, inclusive=True) if t1 is not None else (st[-1][1] if st else None)
+    if not b or not e or "reports" not in e:
         return None, None
-    b, e = before[-1], upto[-1]
-    return e["reports"] - b["reports"], e["reported_bytes"] - b["reported_bytes"]
+    d = vm.counter_delta(b, e)
+    return d["reports"], d["reported_bytes"]
 
 
 def measure(cfg, scn, g):

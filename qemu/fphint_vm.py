@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from typing import NamedTuple, Optional
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("FPHINT_BUILD", os.path.join(TOP, "build"))
@@ -91,6 +92,25 @@ def qemu_rss_kib(pid):
     except OSError:
         pass
     return None
+
+
+TAP_RESULT = re.compile(r"^(\s*)(not ok|ok) \d+ -? ?(.*?)(\s+#\s*(SKIP|skip)\s*(.*))?$")
+
+
+class TapResult(NamedTuple):
+    ok: bool
+    title: str
+    skip: Optional[str]     # the reason ("" if none given); None: not skipped
+
+
+def tap_result(text, indented=False):
+    """The TapResult of a TAP result line, None for any other line.
+    @indented: KTAP subtest lines instead of top-level ones."""
+    m = TAP_RESULT.match(text)
+    if not m or bool(m.group(1)) != indented:
+        return None
+    return TapResult(m.group(2) == "ok", m.group(3).strip(),
+                     (m.group(6) or "") if m.group(5) else None)
 
 
 class Guest:
@@ -235,6 +255,25 @@ class Guest:
             elif name:
                 buf.append(text)
         return blocks
+
+    def tap_blocks(self):
+        """{block name: [TapResult]} of the @@TAP-BEGIN NAME MODE ...
+        @@TAP-END NAME blocks, in console order (selftests/fphint/lib.sh); a
+        block that printed no result is there, empty.  MODE kunit counts the
+        indented KTAP case lines (KUnit's suite line sums them up); tap the
+        top-level ones."""
+        out, block, mode = {}, None, None
+        for _, text in self.lines:
+            if text.startswith("@@TAP-BEGIN "):
+                _, block, mode = text.split()[:3]
+                out.setdefault(block, [])
+            elif text.startswith("@@TAP-END"):
+                block = None
+            elif block is not None:
+                res = tap_result(text, indented=mode == "kunit")
+                if res:
+                    out[block].append(res)
+        return out
 
     def seen(self, prefix):
         return any(text.startswith(prefix) for _, text in self.lines)
@@ -400,8 +439,7 @@ class CounterSampler:
 
     def before(self, t):
         """The last sample taken before host time @t (None if none)."""
-        got = [c for ts, c in self.samples if ts < t]
-        return got[-1] if got else None
+        return sample_before(self.samples, t)
 
 
 def qga(g, cmd, _timeout=10, _args=None, **args):
@@ -419,26 +457,25 @@ def qga(g, cmd, _timeout=10, _args=None, **args):
 
         buf = b""
 
-        def recv_line():
+        def recv_until(sep):
+            """What arrives before the next @sep; @sep itself is dropped."""
             nonlocal buf
-            while b"\n" not in buf:
+            while sep not in buf:
                 chunk = s.recv(65536)
                 if not chunk:
                     raise ConnectionError("guest agent socket closed")
                 buf += chunk
-            line, buf = buf.split(b"\n", 1)
-            return line
+            head, buf = buf.split(sep, 1)
+            return head
+
+        def recv_line():
+            return recv_until(b"\n")
 
         sid = random.randrange(1, 1 << 31)
         s.sendall(b"\xff")       # resets the agent's JSON parser
         send("guest-sync-delimited", {"id": sid})
         while True:                # everything up to the sentinel is stale
-            while b"\xff" not in buf:
-                chunk = s.recv(65536)
-                if not chunk:
-                    raise ConnectionError("guest agent socket closed")
-                buf += chunk
-            buf = buf.split(b"\xff", 1)[1]
+            recv_until(b"\xff")
             r = json.loads(recv_line())
             if r.get("return") == sid:
                 break
@@ -508,6 +545,27 @@ def clock_offset(g):
     return min(offs) if offs else 0.0
 
 
+def stats_on_host_clock(g):
+    """g.stats() with each sample placed on the host clock by the guest's
+    own timestamp (clock_offset), not by when its line arrived."""
+    off = clock_offset(g)
+    return [(s["t"] + off, s) for _, s in g.stats()]
+
+
+def sample_before(samples, t, inclusive=False):
+    """The value of the last (time, value) of @samples taken before @t (or
+    at @t, @inclusive); None if there is none."""
+    got = [v for ts, v in samples if ts < t or (inclusive and ts == t)]
+    return got[-1] if got else None
+
+
+def counter_delta(before, after):
+    """{counter: after - before} of two counter samples (Guest.stats()
+    values, host_counters() dicts): what moved in between.  The sample
+    time "t" is left out."""
+    return {k: after[k] - before[k] for k in after if k != "t" and k in before}
+
+
 def burst_curve(g, phase):
     """Fraction of the freed memory gone from QEMU's RSS over time, for the
     burst that follows the "@@EVENT phase name=PHASE" line.
@@ -552,3 +610,10 @@ def frac_at(points, secs):
             break
         best = f
     return best
+
+
+def curve_times(points):
+    """The summary figures of a burst curve: t90 and t95 (None: never
+    reached), the fraction gone at 1 s and at 10 s."""
+    return {"t90": time_to(points, 0.90), "t95": time_to(points, 0.95),
+            "at_1s": frac_at(points, 1.0), "at_10s": frac_at(points, 10.0)}

@@ -1,16 +1,8 @@
 #!/usr/bin/env python3
 """make check: boot the guest for each suite, collect TAP, assert on host RSS.
 
-Suites:
-  selftest  KUnit (run at boot, KTAP from debugfs) + the sysfs kselftest
-  e2e       1 GiB freed in a 2 GiB guest: control (fphint disabled) must
-            not return memory, the default policy must return >= 90 % in 10 s;
-            on stock and on patched QEMU (make qemu)
-  qemu      the patched QEMU: host counters agree with the guest's, host-set
-            policy over QMP (good and bad input, host_policy off), stock QEMU
-            refused with a pointer to --qga
-  upstream  fphint.enabled=0: stock page_reporting still returns memory
-
+python3 scripts/check.py [--list] [SUITE...]: the suites of SUITES below, in
+its order (all of them by default); --list prints them with what each checks.
 Prints TAP and ends with "N passed, N failed"; exit 1 on any failure.
 """
 import os
@@ -18,67 +10,9 @@ import re
 import sys
 import time
 
-# Tests boot the debug kernel (DEBUG_VM, lockdep, atomic-sleep checks) unless
-# FPHINT_VMLINUX names another; bench-quick's guests inherit the choice.
-_TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEBUG_VMLINUX = os.path.join(os.environ.get("FPHINT_BUILD", os.path.join(_TOP, "build")),
-                             "debug", "kernel-out", "vmlinux")
-os.environ.setdefault("FPHINT_VMLINUX", DEBUG_VMLINUX)
-sys.path.insert(0, os.path.join(_TOP, "qemu"))
-import fphint_vm as vm  # noqa: E402
-
-GIB = 1 << 30
-results = []   # (ok, name, skipped)
-figures = {}   # reliability figures for the closing summary
-
-
-def budget(base, **secs):
-    """Boot timeout: @base plus, per FPHINT_<NAME>_SECS set (make
-    check-long), that many seconds times the given factor."""
-    return base + sum(int(os.environ.get(f"FPHINT_{k.upper()}_SECS", "0") or 0) * f
-                      for k, f in secs.items())
-
-
-def report(ok, name, skip=None):
-    results.append((ok, name, skip))
-    line = f"{'ok' if ok else 'not ok'} {len(results)} - {name}"
-    if skip:
-        line += f" # SKIP {skip}"
-    print(line, flush=True)
-
-
-def parse_tap(g):
-    """Test cases from @@TAP-BEGIN NAME MODE ... @@TAP-END NAME blocks.
-
-    MODE kunit counts the indented KTAP case lines; tap the top-level ones."""
-    block, mode, seen = None, None, set()
-    for _, text in g.lines:
-        if text.startswith("@@TAP-BEGIN "):
-            _, block, mode = text.split()[:3]
-            seen.add(block)
-            continue
-        if text.startswith("@@TAP-END"):
-            block = None
-            continue
-        if block is None:
-            continue
-        m = re.match(r"^(\s*)(not ok|ok) \d+ -? ?(.*?)(\s+#\s*(SKIP|skip)\s*(.*))?$", text)
-        if not m:
-            continue
-        indented = bool(m.group(1))
-        if (mode == "kunit") != indented:
-            continue
-        skip = m.group(6) if m.group(5) else None
-        report(m.group(2) == "ok", f"{block}: {m.group(3).strip()}",
-               (skip or "skipped") if m.group(5) else None)
-    return seen
-
-
-def check_console(g, suite, allow_oom=False):
-    problems = g.console_problems(allow_oom=allow_oom)
-    report(not problems, f"{suite}: no kernel warning, BUG or call trace on the console")
-    for p in problems[:10]:
-        print(f"#   {p}")
+from checklib import (GIB, budget, burst_checks, check_console, curves, figures, guest_sh,
+                      last_word, parse_tap, release_guest, report, results, run_tap,
+                      runtime_checks, tagged, tagged_line, tap_block, vm, wait_seen)
 
 
 def suite_selftest(accel, logdir):
@@ -102,22 +36,14 @@ def suite_selftest(accel, logdir):
     check_console(g, "selftest")
 
 
-def burst_checks(g, phase, min_frac, within, label):
-    got = vm.burst_curve(g, phase)
-    if not got:
-        report(False, f"{label}: burst events found on the console")
-        return None
-    pts, freed_at, base, size = got
-    frac = vm.frac_at(pts, within)
-    report(frac >= min_frac if min_frac > 0 else True,
-           f"{label}: {frac:.1%} of {size / GIB:.2g} GiB left QEMU RSS within {within} s "
-           f"(need >= {min_frac:.0%})")
-    return pts
-
-
-def suite_e2e(accel, logdir, qemu="stock"):
+def suite_e2e(accel, logdir):
     """The virtio transport end to end, on stock QEMU (what operators run)
-    or on the patched one (make qemu)."""
+    and on the patched one (make qemu)."""
+    curves["fphint"] = e2e_boot(accel, logdir, "stock")
+    curves["fphint (patched QEMU)"] = e2e_boot(accel, logdir, "patched")
+
+
+def e2e_boot(accel, logdir, qemu):
     sfx = "" if qemu == "stock" else f"-{qemu}"
     with open(os.path.join(logdir, f"e2e{sfx}.log"), "w") as log:
         g = vm.boot("e2e", accel, 300, log=log, qemu=qemu)
@@ -134,14 +60,14 @@ def suite_e2e(accel, logdir, qemu="stock"):
     # Counters really moved, and agree with what the host saw.
     st = g.stats()
     if len(st) >= 2:
-        first, last = st[0][1], st[-1][1]
-        rep = last["reported_bytes"] - first["reported_bytes"]
+        last = st[-1][1]
+        rep = vm.counter_delta(st[0][1], last)["reported_bytes"]
         report(rep >= 0.9 * GIB, f"e2e ({qemu} QEMU): reported_bytes grew by {rep / GIB:.2f} GiB (need >= 0.9)")
         report(last["isolated_now_pages"] == 0, f"e2e ({qemu} QEMU): no page left isolated at the end")
     else:
         report(False, "e2e: stats lines found")
     check_console(g, f"e2e ({qemu} QEMU)")
-    return g, pts
+    return pts
 
 
 GOLDEN = os.path.join(vm.TOP, "selftests", "fphint", "golden")
@@ -168,9 +94,7 @@ def suite_cli(accel, logdir):
     import json
     with open(os.path.join(logdir, "cli.log"), "w") as log:
         g = vm.Guest("cli", accel, log=log, qmp=True, qga=True).start()
-        deadline = time.monotonic() + 400
-        while not g.seen("@@HOST-TURN") and g.proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.2)
+        wait_seen(g, "@@HOST-TURN", 400)
         host = {}
         if g.seen("@@HOST-TURN"):
             host["qmp-text"] = run_cli("host", "--qmp", g.qmp_path, "stats")
@@ -264,15 +188,6 @@ def suite_cli(accel, logdir):
     check_console(g, "cli")
 
 
-def tagged(g, tag):
-    """{key: value} of every "@@TAG k=v ..." line, later lines overriding."""
-    out = {}
-    for _, text in g.lines:
-        if text.startswith(f"@@{tag} "):
-            out.update(tagged_line(text))
-    return out
-
-
 def suite_faults(accel, logdir):
     """Injected failures, time-outs and late acks; the balloon unbound and
     enabled toggled while a report is in flight; then a burst on the
@@ -290,16 +205,6 @@ def suite_faults(accel, logdir):
     st = g.stats()
     report(bool(st) and st[-1][1]["isolated_now_pages"] == 0, "faults: nothing isolated at the end")
     check_console(g, "faults")
-
-
-def wait_seen(g, prefix, timeout):
-    """Wait until the running guest @g printed a line starting with @prefix."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end and g.proc.poll() is None:
-        if g.seen(prefix):
-            return True
-        time.sleep(0.1)
-    return g.seen(prefix)
 
 
 BALLOON = {"driver": "virtio-balloon-pci", "id": "balloon0", "free-page-reporting": True}
@@ -321,24 +226,6 @@ def balloon_plug(g, on, timeout=30):
     while time.monotonic() < end and balloon_present(g) != on:
         time.sleep(0.2)
     return balloon_present(g) == on
-
-
-def last_word(g, tag):
-    """The value of the last "@@TAG VALUE" line, or "missing"."""
-    words = [t.split()[1] for _, t in g.lines if t.startswith(f"@@{tag} ") and len(t.split()) > 1]
-    return words[-1] if words else "missing"
-
-
-# TAINT_TEST: KUnit ran at boot.  Any other bit (TAINT_BAD_PAGE, WARN...) fails.
-TAINT_TEST = 1 << 18
-
-
-def runtime_checks(g, label):
-    report(g.seen("@@DONE rc=0"), f"{label}: guest scenario ran to the end")
-    tainted = last_word(g, "TAINTED")
-    report(tainted.isdigit() and int(tainted) & ~TAINT_TEST == 0,
-           f"{label}: kernel not tainted beyond KUnit's TAINT_TEST (/proc/sys/kernel/tainted {tainted})")
-    check_console(g, label)
 
 
 def suite_runtime(accel, logdir):
@@ -475,26 +362,6 @@ def suite_integrity(accel, logdir):
     check_console(g, "integrity", allow_oom=True)
 
 
-def tagged_line(text):
-    return dict(kv.split("=", 1) for kv in text.split()[1:] if "=" in kv)
-
-
-def tap_block(g, name):
-    """{test title: "pass" | "fail" | "skip: why"} of TAP block @name."""
-    out, inside = {}, False
-    for _, text in g.lines:
-        if text.startswith("@@TAP-BEGIN "):
-            inside = text.split()[1] == name
-        elif text.startswith("@@TAP-END"):
-            inside = False
-        elif inside:
-            m = re.match(r"^(not ok|ok) \d+ - (.*?)(\s+# SKIP\s*(.*))?$", text)
-            if m:
-                out[m.group(2)] = ("skip: " + (m.group(4) or "") if m.group(3)
-                                   else "pass" if m.group(1) == "ok" else "fail")
-    return out
-
-
 def suite_peer(accel, logdir):
     """The kernel's own mm selftests (tools/testing/selftests/vm of the same
     6.1 tree, layer "mm") with hinting off, then aggressive: the same tests
@@ -521,7 +388,7 @@ def suite_peer(accel, logdir):
     # Hinting really worked during the aggressive run.
     phase = {e.get("name"): float(e["t"]) for _, e in g.events() if e["_what"] == "phase"}
     st = [s for _, s in g.stats() if s["t"] >= phase.get("peer-aggressive", float("inf"))]
-    grew = st[-1]["reported_pages"] - st[0]["reported_pages"] if len(st) >= 2 else 0
+    grew = vm.counter_delta(st[0], st[-1])["reported_pages"] if len(st) >= 2 else 0
     report(grew > 0, f"peer: hinting reported {grew} pages during the aggressive run")
     check_console(g, "peer", allow_oom=True)
 
@@ -565,12 +432,20 @@ def hostcheck_phases(g):
     st = g.stats()
     if "frag" not in evs or "aligned" not in evs or not st:
         return None
-    before = [s for _, s in st if s["t"] < evs["frag"]]
-    frag = [s for _, s in st if s["t"] < evs["aligned"]]
+    on_guest_clock = [(s["t"], s) for _, s in st]
+    before, frag = (vm.sample_before(on_guest_clock, evs[k]) for k in ("frag", "aligned"))
     delays = [int(text.split("=")[1]) for _, text in g.lines if text.startswith("@@DELAY ")]
-    if not before or not frag or len(delays) != 2:
+    if before is None or frag is None or len(delays) != 2:
         return None
-    return before[-1], frag[-1], st[-1][1], delays
+    return before, frag, st[-1][1], delays
+
+
+def host_skipped(backend, before, after):
+    """(host_checks, host_skipped) between two guest stats samples, kept
+    for the closing figures."""
+    d = vm.counter_delta(before, after)
+    figures[f"host_skipped ({backend})"] = f"{d['host_skipped']} of {d['host_checks']} checked reports"
+    return d["host_checks"], d["host_skipped"]
 
 
 def hostcheck_boot(accel, logdir, backend, args=(), counters=False):
@@ -601,8 +476,7 @@ def hostcheck_counters(g):
         report(False, f"hostcheck: hugetlbfs: host counters sampled at each phase "
                       f"({len(c.samples)} samples, errors {c.errors[:2]})")
         return
-    d1 = {k: c1[k] - c0[k] for k in c1}
-    d2 = {k: c2[k] - c1[k] for k in c2}
+    d1, d2 = vm.counter_delta(c0, c1), vm.counter_delta(c1, c2)
     kept = ("report_bytes_skipped_inhibited", "report_bytes_skipped_poison",
             "report_bytes_skipped_unaligned", "report_bytes_skipped_not_ram", "report_bytes_failed")
     figures["host counters (hugetlbfs, min_order 0)"] = (
@@ -640,17 +514,15 @@ def suite_hostcheck(accel, logdir):
         hostcheck_counters(g)
         if ph:
             s0, s1, s2, delays = ph
-            skipped = s1["host_skipped"] - s0["host_skipped"]
-            checks = s1["host_checks"] - s0["host_checks"]
-            figures["host_skipped (hugetlbfs)"] = f"{skipped} of {checks} checked reports"
+            checks, skipped = host_skipped("hugetlbfs", s0, s1)
             report(skipped >= 4, f"hostcheck: hugetlbfs, small blocks: host_skipped +{skipped} of {checks} checks")
-            report(s1["backoffs"] > s0["backoffs"] and delays[0] > 20,
-                   f"hostcheck: hugetlbfs: backed off (backoffs +{s1['backoffs'] - s0['backoffs']}, "
+            d1, d2 = vm.counter_delta(s0, s1), vm.counter_delta(s1, s2)
+            report(d1["backoffs"] > 0 and delays[0] > 20,
+                   f"hostcheck: hugetlbfs: backed off (backoffs +{d1['backoffs']}, "
                    f"delay now {delays[0]} ms, set 20 ms)")
-            report(s2["host_checks"] > s1["host_checks"] and s2["host_skipped"] == s1["host_skipped"]
-                   and delays[1] == 20,
+            report(d2["host_checks"] > 0 and d2["host_skipped"] == 0 and delays[1] == 20,
                    f"hostcheck: hugetlbfs, min_order 9: discards seen again (checks +"
-                   f"{s2['host_checks'] - s1['host_checks']}, skipped +{s2['host_skipped'] - s1['host_skipped']}, "
+                   f"{d2['host_checks']}, skipped +{d2['host_skipped']}, "
                    f"delay back to {delays[1]} ms)")
         else:
             report(False, "hostcheck: hugetlbfs: phase events, stats and delays found")
@@ -661,9 +533,7 @@ def suite_hostcheck(accel, logdir):
     g, ph = hostcheck_boot(accel, logdir, "normal")
     if ph:
         s0, _, s2, _ = ph
-        checks = s2["host_checks"] - s0["host_checks"]
-        skipped = s2["host_skipped"] - s0["host_skipped"]
-        figures["host_skipped (normal)"] = f"{skipped} of {checks} checked reports"
+        checks, skipped = host_skipped("normal", s0, s2)
         report(checks > 0 and skipped == 0,
                f"hostcheck: normal backend: no false alarm ({skipped} skipped of {checks} checks)")
     else:
@@ -681,40 +551,9 @@ def host_cli(*args, timeout=60):
     return p.returncode, p.stdout, p.stderr
 
 
-def wait_line(g, prefix, timeout):
-    deadline = time.monotonic() + timeout
-    while not g.seen(prefix) and g.proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.2)
-    return g.seen(prefix)
-
-
-def guest_sh(g, script, timeout=30):
-    """Run @script with the guest's /bin/sh through the guest agent:
-    (exit code, stdout), (None, "") when it did not end in time."""
-    import base64
-    pid = vm.qga(g, "guest-exec", path="/bin/sh", arg=["-c", script],
-                 capture_output=True, _timeout=60)["pid"]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        st = vm.qga(g, "guest-exec-status", pid=pid)
-        if st.get("exited"):
-            return st.get("exitcode"), base64.b64decode(st.get("out-data", "")).decode()
-        time.sleep(0.1)
-    return None, ""
-
-
 POLICY_FILES = ("enabled host_policy policy policy_source capture selection transport throttle "
                 "min_order capture_batch report_batch report_delay_ms low_mem_pct ratelimit_mib_s")
 
-
-
-def release_guest(g, timeout=120):
-    """Let a guest that waits for the host's turn (/tmp/host-done) finish."""
-    try:
-        guest_sh(g, "touch /tmp/host-done")
-    except (OSError, RuntimeError):
-        pass
-    g.wait(timeout)
 
 def guest_config(g):
     """The guest's fphint configuration, read from sysfs through the agent;
@@ -758,7 +597,7 @@ def suite_qemu(accel, logdir):
         hc, cli = {}, None
         try:
             for turn in ("before", "after"):
-                if wait_line(g, f"@@HOST-TURN {turn}", 300):
+                if wait_seen(g, f"@@HOST-TURN {turn}", 300):
                     hc[turn] = vm.host_counters(g)
             if hc.get("after"):
                 cli = host_cli("-j", "host", "--qmp", g.qmp_path, "stats")
@@ -770,9 +609,9 @@ def suite_qemu(accel, logdir):
         """Guest stats just before @@HOST-TURN and just after @@HOST-DONE."""
         t0 = next((t for t, x in g.lines if x == f"@@HOST-TURN {turn}"), None)
         t1 = next((t for t, x in g.lines if x == f"@@HOST-DONE {turn}"), None)
-        pre = [s for t, s in g.stats() if t0 is not None and t < t0]
-        post = [s for t, s in g.stats() if t1 is not None and t > t1]
-        return (pre[-1], post[0]) if pre and post else (None, None)
+        pre = vm.sample_before(g.stats(), t0) if t0 is not None else None
+        post = next((s for t, s in g.stats() if t1 is not None and t > t1), None)
+        return (pre, post) if pre and post else (None, None)
     (b0, b1), (a0, a1) = around("before"), around("after")
     h0, h1 = hc.get("before"), hc.get("after")
     if h0 and h1 and b0 and a0:
@@ -780,9 +619,9 @@ def suite_qemu(accel, logdir):
         report(quiet, "qemu: the guest reported nothing while the host read "
                       f"({b0['reported_bytes']} -> {b1['reported_bytes']}, "
                       f"{a0['reported_bytes']} -> {a1['reported_bytes']})")
-        guest = a0["reported_bytes"] - b0["reported_bytes"]
-        req = h1["report_bytes_requested"] - h0["report_bytes_requested"]
-        disc = h1["report_bytes_discarded"] - h0["report_bytes_discarded"]
+        gd, hd = vm.counter_delta(b0, a0), vm.counter_delta(h0, h1)
+        guest = gd["reported_bytes"]
+        req, disc = hd["report_bytes_requested"], hd["report_bytes_discarded"]
         report(guest >= 0.9 * GIB, f"qemu: the burst was reported ({guest / GIB:.2f} GiB)")
         report(req == guest,
                f"qemu: across the burst, host report-bytes-requested +{req} == guest reported_bytes +{guest}")
@@ -791,15 +630,13 @@ def suite_qemu(accel, logdir):
                f"{h1['report_bytes_discarded']} of {h1['report_bytes_requested']} since boot)")
         skipped = {k: v for k, v in h1.items() if "skipped" in k or "failed" in k}
         report(not any(skipped.values()), f"qemu: normal RAM: nothing skipped or failed {skipped}")
-        nrep = h1["report_reports"] - h0["report_reports"]
-        report(nrep > 0 and h1["report_ranges"] - h0["report_ranges"] >= nrep
-               and h1["report_discard_ns"] > h0["report_discard_ns"],
-               f"qemu: burst: {nrep} reports (guest +{a0['reports'] - b0['reports']}), "
-               f"{h1['report_ranges'] - h0['report_ranges']} ranges, "
-               f"{(h1['report_discard_ns'] - h0['report_discard_ns']) / 1e6:.1f} ms discarding")
+        nrep = hd["report_reports"]
+        report(nrep > 0 and hd["report_ranges"] >= nrep and hd["report_discard_ns"] > 0,
+               f"qemu: burst: {nrep} reports (guest +{gd['reports']}), "
+               f"{hd['report_ranges']} ranges, {hd['report_discard_ns'] / 1e6:.1f} ms discarding")
         figures["host counters across a 1 GiB burst"] = (
             f"requested +{req} B = guest reported_bytes +{guest} B, discarded +{disc} B in {nrep} "
-            f"reports, {(h1['report_discard_ns'] - h0['report_discard_ns']) / 1e6:.1f} ms")
+            f"reports, {hd['report_discard_ns'] / 1e6:.1f} ms")
     else:
         report(False, f"qemu: counters read at both host turns ({hc}) and guest stats around them")
     rc, out, err = cli or (None, "", "")
@@ -818,7 +655,7 @@ def suite_qemu(accel, logdir):
         g = vm.Guest("hostpolicy", accel, log=log, qmp=True, qga=True, qemu="patched",
                      profile="policy").start()
         try:
-            if wait_line(g, "@@HOST-TURN", 300):
+            if wait_seen(g, "@@HOST-TURN", 300):
                 vm.qga(g, "guest-ping", _timeout=60)
                 policy_checks(g)
             else:
@@ -834,7 +671,7 @@ def suite_qemu(accel, logdir):
     with open(os.path.join(logdir, "qemu-stock.log"), "w") as log:
         g = vm.Guest("hostpolicy", accel, log=log, qmp=True, qga=True, qemu="stock").start()
         try:
-            if wait_line(g, "@@HOST-TURN", 300):
+            if wait_seen(g, "@@HOST-TURN", 300):
                 rc, out, err = host_cli("-j", "host", "--qmp", g.qmp_path, "stats")
                 try:
                     js = json.loads(out)
@@ -1007,6 +844,7 @@ def policy_checks(g):
 
 
 def suite_upstream(accel, logdir):
+    """fphint.enabled=0: stock page_reporting still returns memory."""
     with open(os.path.join(logdir, "upstream.log"), "w") as log:
         g = vm.boot("upstream", accel, 300, append="fphint.enabled=0", log=log)
     g.save_rss(os.path.join(logdir, "upstream-rss.csv"))
@@ -1014,10 +852,10 @@ def suite_upstream(accel, logdir):
     # Stock reporting needs ~7-10 s; a generous bound shows the path works.
     pts = burst_checks(g, "upstream", 0.50, 14, "upstream: stock page_reporting with fphint.enabled=0")
     check_console(g, "upstream")
-    return g, pts
+    curves["upstream"] = pts
 
 
-def suite_bench_quick():
+def suite_bench_quick(accel, logdir):
     """The bench harness end to end in its quick mode: artefacts, schema,
     and numbers present.  Speed is never asserted here."""
     import json
@@ -1054,7 +892,16 @@ def suite_bench_quick():
                f"bench-quick: {f} written")
 
 
-def suite_static():
+def suite_static(accel, logdir):
+    """No guest: what the uapi header feeds (ABI doc, netlink spec),
+    checkpatch, fphintctl's own tests."""
+    static_abi()
+    static_checkpatch()
+    static_netlink_spec()
+    static_cli_local()
+
+
+def static_abi():
     """Documentation and CLI-facing names come from the uapi header."""
     src = open(os.path.join(vm.TOP, "kernel/include/uapi/linux/fphint.h")).read()
     abi = open(os.path.join(vm.TOP, "Documentation/ABI/testing/sysfs-kernel-mm-fphint")).read()
@@ -1076,88 +923,73 @@ def suite_static():
            f"static: ABI ranges and defaults match the uapi header{' (differ: ' + ', '.join(wrong) + ')' if wrong else ''}")
 
 
-def suite_checkpatch():
+def static_checkpatch():
     """The 6.1 tree's checkpatch.pl on kernel/ sources and patches (scripts/checkpatch.sh)."""
     import subprocess
     p = subprocess.run([os.path.join(vm.TOP, "scripts/checkpatch.sh")], capture_output=True, text=True)
     last = (p.stdout.strip().splitlines() or [p.stderr.strip()])[-1]
     report(p.returncode == 0, f"static: {last}")
     if p.returncode:
-        print("\n".join("#   " + l for l in (p.stdout + p.stderr).splitlines()[-20:]))
+        print_tail(p.stdout + p.stderr, 20)
 
 
-def netlink_spec_asserts(spec):
-    """C static assertions that the YAML spec and the uapi header agree."""
-    up = lambda s: s.upper().replace("-", "_")
-    out = ["#include <linux/fphint.h>",
-           "#define X(NAME, name, def, min, max) T_MIN_##NAME = min, T_MAX_##NAME = max,",
-           "enum { FPHINT_TUNABLES(X) };", "#undef X"]
-    ok = lambda expr, what: out.append(f'_Static_assert({expr}, "{what}");')
-    for d in spec.get("definitions", []):
-        if d["type"] == "const":
-            ok(f"FPHINT_{up(d['name'])} == {d['value']}", f"const {d['name']}")
-    for aset in spec["attribute-sets"]:
-        prefix, val = up(aset["name-prefix"]), 0
-        for a in aset["attributes"]:
-            val = a.get("value", val + 1)
-            name = prefix + up(a["name"])
-            ok(f"{name} == {val}", f"{aset['name']}.{a['name']} id")
-            chk = a.get("checks", {})
-            if aset["name"] == "tunables":
-                ok(f"T_MIN_{up(a['name'])} == {chk.get('min')} && T_MAX_{up(a['name'])} == {chk.get('max')}",
-                   f"tunables.{a['name']} range")
-            if a["type"] == "string" and "max-len" in chk:
-                lim = "FPHINT_POLICY_NAME_MAX" if a["name"] == "policy" else "FPHINT_STAGE_NAME_MAX"
-                ok(f"{lim} - 1 == {chk['max-len']}", f"{a['name']} max-len")
-        ok(f"{prefix}MAX == {val}", f"{aset['name']}: every attribute in the spec")
-    val = 0
-    for op in spec["operations"]["list"]:
-        val = op.get("value", val + 1)
-        ok(f"FPHINT_CMD_{up(op['name'])} == {val}", f"op {op['name']}")
-    ok(f"FPHINT_CMD_MAX == {val}", "every command in the spec")
-    return "\n".join(out) + "\n"
+def static_netlink_spec():
+    """The netlink YAML spec against the uapi header (scripts/netlink-spec-check.py)."""
+    rc, n, out = run_tap("static", [sys.executable, os.path.join(vm.TOP, "scripts/netlink-spec-check.py")])
+    if rc and not n:
+        report(False, "static: scripts/netlink-spec-check.py ran")
+    if rc:
+        print_tail(out, 10)
 
 
-def suite_cli_local():
+def static_cli_local():
     """fphintctl's own tests, no kernel needed: argument and profile
     validation, parsers fed kernel-like messages, golden output, man page."""
-    import subprocess
-    p = subprocess.run(["make", "-s", "-C", os.path.join(vm.TOP, "cli"),
-                        f"BUILD={os.path.join(vm.BUILD, 'cli')}", "test"],
-                       capture_output=True, text=True)
-    n = 0
-    for line in p.stdout.splitlines():
-        m = re.match(r"^(not ok|ok) \d+ - (.*)$", line)
-        if m:
-            n += 1
-            report(m.group(1) == "ok", f"cli-local: {m.group(2)}")
-    report(p.returncode == 0 and n > 0, f"cli-local: make -C cli test passed ({n} cases)")
-    if p.returncode:
-        print("\n".join("#   " + l for l in (p.stdout + p.stderr).splitlines()[-10:]))
+    rc, n, out = run_tap("cli-local", ["make", "-s", "-C", os.path.join(vm.TOP, "cli"),
+                                       f"BUILD={os.path.join(vm.BUILD, 'cli')}", "test"])
+    report(rc == 0 and n > 0, f"cli-local: make -C cli test passed ({n} cases)")
+    if rc:
+        print_tail(out, 10)
 
 
-def suite_netlink_spec():
-    import subprocess
-    import tempfile
-    import yaml
-    spec = yaml.safe_load(open(os.path.join(vm.TOP, "Documentation/netlink/specs/fphint.yaml")))
-    with tempfile.NamedTemporaryFile("w", suffix=".c") as f:
-        f.write(netlink_spec_asserts(spec))
-        f.flush()
-        res = subprocess.run(["gcc", "-fsyntax-only", "-I", os.path.join(vm.TOP, "kernel/include/uapi"), f.name],
-                             capture_output=True, text=True)
-    errs = re.findall(r'static assertion failed: "([^"]+)"', res.stderr)
-    report(res.returncode == 0,
-           "static: netlink spec ids, ranges and commands match the uapi header"
-           + (f" (differ: {', '.join(errs) or res.stderr.strip()[:200]})" if res.returncode else ""))
-    groups = [g["name"] for g in spec["mcast-groups"]["list"]]
-    src = open(os.path.join(vm.TOP, "kernel/include/uapi/linux/fphint.h")).read()
-    report(spec["name"] == re.search(r'FPHINT_GENL_NAME\s+"(\w+)"', src).group(1)
-           and groups == [re.search(r'FPHINT_MCGRP_EVENTS\s+"(\w+)"', src).group(1)],
-           "static: netlink spec family and multicast group names match the uapi header")
+def print_tail(text, lines):
+    """The last @lines of a failed command's output, as TAP comments."""
+    print("\n".join("#   " + l for l in text.splitlines()[-lines:]))
+
+
+# The suites, in the order they run: name (check.py NAME), function
+# (accel, logdir), what it checks.  A new suite is its function (here, or in
+# a check_NAME.py that imports from checklib) and one line in this table.
+SUITES = [
+    ("static", suite_static, "no guest: uapi header vs ABI doc and netlink spec, checkpatch, fphintctl's own tests"),
+    ("selftest", suite_selftest, "KUnit at boot, the sysfs and netlink kselftests, the runtime switch storm"),
+    ("runtime", suite_runtime, "fphint enabled at runtime after a fphint.enabled=0 boot, via sysfs and netlink"),
+    ("hotplug", suite_hotplug, "balloon plugged and unplugged over QMP: transport null -> virtio -> null"),
+    ("storm-hotplug", suite_storm_hotplug, "the switch storm while the host unplugs and plugs the balloon"),
+    ("initfail", suite_initfail, "fphint_init() failing at each step unwinds; stock page_reporting takes over"),
+    ("cli", suite_cli, "fphintctl in the guest (golden output, errors, monitor) and from the host (QMP, agent)"),
+    ("faults", suite_faults, "injected report failures, time-outs, late acks, unbind mid-report"),
+    ("lowmem", suite_lowmem, "hinting under memory pressure: OOM kills, bursts, throttling"),
+    ("hostcheck", suite_hostcheck, "a host that acks but keeps memory (hugetlbfs) is found out; no false alarm"),
+    ("integrity", suite_integrity, "data integrity: pattern checker and stress-ng --verify, hinting aggressive"),
+    ("peer", suite_peer, "the kernel's own mm selftests pass alike with hinting off and aggressive"),
+    ("qemu", suite_qemu, "patched QEMU: host counters vs guest, host-set policy, migration; stock refuses"),
+    ("e2e", suite_e2e, "1 GiB freed in a 2 GiB guest leaves QEMU RSS (>= 90 % in 10 s), stock and patched QEMU"),
+    ("upstream", suite_upstream, "fphint.enabled=0: stock page_reporting still returns memory"),
+    ("bench-quick", suite_bench_quick, "bench/run.py in quick mode: artefacts, schema, numbers present"),
+]
 
 
 def main():
+    args = sys.argv[1:]
+    if args == ["--list"]:
+        for name, _, what in SUITES:
+            print(f"{name:<14} {what}")
+        return 0
+    unknown = [a for a in args if a not in {name for name, _, _ in SUITES}]
+    if unknown:
+        print(f"check.py: no suite {', '.join(unknown)} (check.py --list names them)", file=sys.stderr)
+        return 2
     logdir = os.path.join(vm.BUILD, "logs")
     os.makedirs(logdir, exist_ok=True)
     accel, why = vm.pick_accel()
@@ -1165,37 +997,15 @@ def main():
     print(f"# kernel: {vm.VMLINUX}", flush=True)
     for q in ("stock", "patched"):
         print(f"# QEMU {vm.describe_qemu(q)}", flush=True)
-    only = sys.argv[1:] or ["static", "selftest", "runtime", "hotplug", "storm-hotplug",
-                            "initfail", "cli", "faults", "lowmem", "hostcheck",
-                            "integrity", "peer", "qemu", "e2e", "upstream", "bench-quick"]
-    if "static" in only:
-        suite_static()
-        suite_checkpatch()
-        suite_netlink_spec()
-        suite_cli_local()
-    curves = {}
-    for name, suite in (("selftest", suite_selftest), ("runtime", suite_runtime),
-                        ("hotplug", suite_hotplug), ("storm-hotplug", suite_storm_hotplug),
-                        ("initfail", suite_initfail), ("cli", suite_cli),
-                        ("faults", suite_faults), ("lowmem", suite_lowmem),
-                        ("hostcheck", suite_hostcheck), ("integrity", suite_integrity),
-                        ("peer", suite_peer), ("qemu", suite_qemu)):
-        if name in only:
+    for name, suite, _ in SUITES:
+        if not args or name in args:
             suite(accel, logdir)
-    if "e2e" in only:
-        _, curves["fphint"] = suite_e2e(accel, logdir)
-        _, curves["fphint (patched QEMU)"] = suite_e2e(accel, logdir, qemu="patched")
-    if "upstream" in only:
-        _, curves["upstream"] = suite_upstream(accel, logdir)
-    if "bench-quick" in only:
-        suite_bench_quick()
     for name, pts in curves.items():
         if pts:
-            t90 = vm.time_to(pts, 0.90)
-            t95 = vm.time_to(pts, 0.95)
-            print(f"# {name}: t90 {t90 if t90 is None else round(t90, 2)} s, "
-                  f"t95 {t95 if t95 is None else round(t95, 2)} s, "
-                  f"{vm.frac_at(pts, 1.0):.1%} at 1 s ({accel.upper()})")
+            c = vm.curve_times(pts)
+            print(f"# {name}: t90 {c['t90'] if c['t90'] is None else round(c['t90'], 2)} s, "
+                  f"t95 {c['t95'] if c['t95'] is None else round(c['t95'], 2)} s, "
+                  f"{c['at_1s']:.1%} at 1 s ({accel.upper()})")
     for name, val in figures.items():
         print(f"# {name}: {val}")
     passed = sum(1 for ok, _, s in results if ok and not s)

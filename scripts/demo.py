@@ -23,11 +23,9 @@ def timeline(g, phase, step=0.25, until=6.0):
         print(f"  ({phase}: no burst seen; see the log)")
         return None
     pts, freed_at, base, size = got
-    off = vm.clock_offset(g)
-    timed = [(s["t"] + off - freed_at, s) for _, s in g.stats()]
+    timed = [(t - freed_at, s) for t, s in vm.stats_on_host_clock(g)]
     stats = [(t, s) for t, s in timed if t >= -0.5]
-    before = next((s for t, s in reversed(timed) if t <= 0), None) or \
-        (stats[0][1] if stats else None)
+    before = vm.sample_before(timed, 0, inclusive=True) or (stats[0][1] if stats else None)
     print(f"  {'t(s)':>5} {'QEMU RSS':>9} {'returned':>9} | {'reported':>9} {'reports':>7} "
           f"{'captured':>8} {'dups':>7} {'stale':>6} {'throttled':>9}")
     t = 0.0
@@ -36,12 +34,9 @@ def timeline(g, phase, step=0.25, until=6.0):
         s = next((s for ts, s in reversed(stats) if ts <= t), None)
         row = f"  {t:5.2f} {kib / 1024 if kib else 0:7.0f}Mi {vm.frac_at(pts, t):8.1%} |"
         if s and before and "reported_bytes" in s:
-            row += (f" {(s['reported_bytes'] - before['reported_bytes']) / MIB:7.0f}Mi"
-                    f" {s['reports'] - before['reports']:7d}"
-                    f" {s['captured'] - before['captured']:8d}"
-                    f" {s['duplicates'] - before['duplicates']:7d}"
-                    f" {s['stale'] - before['stale']:6d}"
-                    f" {s['throttled'] - before['throttled']:9d}")
+            d = vm.counter_delta(before, s)
+            row += (f" {d['reported_bytes'] / MIB:7.0f}Mi {d['reports']:7d} {d['captured']:8d}"
+                    f" {d['duplicates']:7d} {d['stale']:6d} {d['throttled']:9d}")
         print(row)
         t += step
     return pts
@@ -50,10 +45,10 @@ def timeline(g, phase, step=0.25, until=6.0):
 def summary(name, pts):
     if not pts:
         return
-    t90, t95 = vm.time_to(pts, 0.90), vm.time_to(pts, 0.95)
+    c = vm.curve_times(pts)
     fmt = lambda x: "never" if x is None else f"{x:.2f} s"  # noqa: E731
-    print(f"  {name:<28} t90 {fmt(t90):>8}   t95 {fmt(t95):>8}   "
-          f"at 1 s {vm.frac_at(pts, 1):6.1%}   at 10 s {vm.frac_at(pts, 10):6.1%}")
+    print(f"  {name:<28} t90 {fmt(c['t90']):>8}   t95 {fmt(c['t95']):>8}   "
+          f"at 1 s {c['at_1s']:6.1%}   at 10 s {c['at_10s']:6.1%}")
 
 
 def main():
@@ -120,7 +115,7 @@ def main():
             guest.append(None)
     h0, h1 = host.get("holding-counters"), host.get("freed-counters")
     if h0 and h1:
-        d = {k: h1[k] - h0[k] for k in h1}
+        d = vm.counter_delta(h0, h1)
         kept = sum(v for k, v in d.items() if "skipped" in k or "failed" in k)
         g_d = f"{(guest[1] - guest[0]) / MIB:.1f} MiB" if None not in guest else "?"
         print(f"\nhost counters, {qemu} QEMU, across the burst: requested "
