@@ -567,7 +567,7 @@ static struct target *target_add(struct targets *t)
 static int targets_dir(struct targets *t, const char *dir)
 {
 	struct dirent **ents;
-	int n = scandir(dir, &ents, NULL, alphasort), rc = 0;
+	int n = scandir(dir, &ents, NULL, alphasort);
 
 	if (n < 0) {
 		pr_err("--qmp-dir %s: %s", dir, strerror(errno));
@@ -578,7 +578,8 @@ static int targets_dir(struct targets *t, const char *dir)
 		struct stat st;
 		char *path;
 
-		if (!rc && asprintf(&path, "%s/%s", dir, ents[i]->d_name) >= 0) {
+		/* stat(), not lstat(): a symbolic link to a socket counts */
+		if (asprintf(&path, "%s/%s", dir, ents[i]->d_name) >= 0) {
 			if (!stat(path, &st) && S_ISSOCK(st.st_mode) && (tg = target_add(t)))
 				tg->sock = path;
 			else
@@ -587,7 +588,7 @@ static int targets_dir(struct targets *t, const char *dir)
 		free(ents[i]);
 	}
 	free(ents);
-	return rc;
+	return 0;
 }
 
 #ifdef HAVE_LIBVIRT
@@ -615,6 +616,11 @@ static int targets_libvirt(struct targets *t, int i)
 	int n;
 
 	virSetErrorFunc(NULL, libvirt_quiet);
+	/* kept across scrapes of --listen, opened again if libvirtd restarted */
+	if (t->conn[i] && virConnectIsAlive(t->conn[i]) != 1) {
+		virConnectClose(t->conn[i]);
+		t->conn[i] = NULL;
+	}
 	if (!t->conn[i] && !(t->conn[i] = virConnectOpen(t->uri[i]))) {
 		pr_err("libvirt %s: %s", t->uri[i], virGetLastErrorMessage());
 		return -1;
@@ -754,9 +760,9 @@ static long long qemu_pid(struct mon *m, const struct target *tg)
 			return -1;
 		len = fread(cmd, 1, sizeof(cmd) - 1, f);
 		fclose(f);
+		cmd[len] = '\0';
 		snprintf(want, sizeof(want), "guest=%s", tg->name);
 		for (size_t i = 0; i < len; i += strlen(cmd + i) + 1) {
-			cmd[len] = '\0';
 			if (!strncmp(cmd + i, want, strlen(want)) &&
 			    (cmd[i + strlen(want)] == ',' || !cmd[i + strlen(want)]))
 				return pid;
@@ -1008,7 +1014,7 @@ static void http_serve(int fd, struct targets *t)
 	}
 	req[len] = '\0';
 	n = strcspn(req, " ");
-	if (strncmp(req, "GET ", 4) && strncmp(req, "HEAD ", 5)) {
+	if (strncmp(req, "GET ", 4)) {
 		http_reply(fd, "405 Method Not Allowed", "text/plain", "GET only\n", 9);
 		return;
 	}
@@ -1021,8 +1027,7 @@ static void http_serve(int fd, struct targets *t)
 		http_reply(fd, "500 Internal Server Error", "text/plain", "cannot list the VMs\n", 20);
 		return;
 	}
-	http_reply(fd, "200 OK", "text/plain; version=0.0.4; charset=utf-8", text,
-		   strncmp(req, "HEAD ", 5) ? len : 0);
+	http_reply(fd, "200 OK", "text/plain; version=0.0.4; charset=utf-8", text, len);
 	free(text);
 }
 
