@@ -182,7 +182,7 @@ def stop_libvirt(pidfiles):
 def domain_xml(name, console):
     """The documented domain (Documentation/mm/fphint-host.rst, libvirt):
     TCG, direct kernel boot of the fphint guest on the patched QEMU."""
-    cmdline = f"console=ttyS0 panic=-1 quiet loglevel=5 fphint.test=fleet"
+    cmdline = "console=ttyS0 panic=-1 quiet loglevel=5 fphint.test=fleet"
     firmware = "".join(f"<qemu:arg value='-L'/><qemu:arg value={quoteattr(d)}/>"
                        for d in vm.FIRMWARE_DIRS if os.path.isdir(d))
     return f"""<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
@@ -292,10 +292,11 @@ def suite(accel, logdir, report):
             p.terminate()
             p.wait(30)
         for g in guests:
-            try:
-                vm.qmp(g, "quit")
-            except (OSError, RuntimeError, ValueError):
-                pass
+            if g.proc.poll() is None:
+                try:
+                    vm.qmp(g, "quit")
+                except (OSError, RuntimeError, ValueError):
+                    pass
             g.wait(60)
         for g in guests:
             problems = g.console_problems()
