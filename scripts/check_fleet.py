@@ -390,7 +390,7 @@ def node_exporter_checks(guests, sockdir, textdir, logdir, report):
     report(status == 200 and served.get(("node_textfile_scrape_error", None, None)) == 0 and
            fphint == filed and len(fphint) > 20,
            f"fleet: node_exporter's /metrics serves the {len(fphint)} fphint samples of the "
-           f"textfile, values unchanged (HTTP {status}, "
+           f"textfile, values unchanged: {fphint == filed} (HTTP {status}, "
            f"scrape_error {served.get(('node_textfile_scrape_error', None, None))})")
     disc = fphint.get(("fphint_host_report_discarded_bytes_total", "fleet-a", None))
     direct = vm.host_counters(guests[0])
