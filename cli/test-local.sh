@@ -439,12 +439,15 @@ done
 golden parse-status-pretty.json "status: pretty JSON" -- "$T" -j -p status
 golden parse-extack.txt "extack names the attribute sent" -- "$T" extack
 
-echo "# the man page lists what the header defines"
+echo "# the man page lists what the header defines, and the metrics export.c writes"
 missing=
 while read -r kind name min max def; do
 	case $kind in
 	tunable) grep -qF ".BR $name \" ($min..$max, default $def)\"" fphintctl.8 || missing+=" $name" ;;
 	stat) grep -qE "^\.BR $name( ,)?$" fphintctl.8 || missing+=" $name" ;;
+	# export.c's families: in the man page and the host guide
+	metric) grep -qF "$name" fphintctl.8 || missing+=" $name"
+		grep -qF "$name" ../Documentation/mm/fphint-host.rst || missing+=" $name(rst)" ;;
 	esac
 done < <("$T" keys)
 if [ -z "$missing" ]; then ok "fphintctl.8 is up to date"; else not_ok "fphintctl.8 is up to date" "missing or stale:$missing"; fi

@@ -251,6 +251,10 @@ static int test_keys(void)
 		printf("tunable %s %u %u %u\n", keys[k].name, keys[k].min, keys[k].max, keys[k].def);
 	for (int i = 0; i < FPHINT_STAT_NR; i++)
 		printf("stat %s\n", stat_names[i]);
+	for (int i = 0; i < HOST_COUNTERS_NR; i++)
+		printf("metric %s\n", host_fields[i].metric);
+	for (int i = 0; i < GUEST_STATS_NR; i++)
+		printf("metric %s\n", guest_fields[i].metric);
 	return 0;
 }
 
