@@ -37,7 +37,7 @@ import urllib.request
 from types import SimpleNamespace
 from xml.sax.saxutils import escape, quoteattr
 
-import fphint_vm as vm
+from checklib import check_console, report, vm
 
 TEST_PKGS = ["prometheus", "prometheus-node-exporter", "libvirt-daemon-system",
              "libvirt-daemon-driver-qemu", "libvirt-clients"]
@@ -243,7 +243,7 @@ def libvirt_pid(name):
 
 # ---- the suite ------------------------------------------------------------
 
-def suite(accel, logdir, report):
+def suite_fleet(accel, logdir):
     t0 = time.monotonic()
     r = sh("bash", "-c", f'source "{vm.TOP}/scripts/lib.sh"; apt_install "$@"', "apt_install",
            *TEST_PKGS, timeout=1800)
@@ -293,11 +293,11 @@ def suite(accel, logdir, report):
                f"({time.monotonic() - t0:.0f} s)")
         if not all(g.seen("@@HOST-TURN") for g in guests):
             return
-        sockets_checks(guests, sockdir, report)
-        exporters += node_exporter_checks(guests, sockdir, textdir, logdir, report)
-        exporters += listen_checks(guests, sockdir, report)
+        sockets_checks(guests, sockdir)
+        exporters += node_exporter_checks(guests, sockdir, textdir, logdir)
+        exporters += listen_checks(guests, sockdir)
         if defined:
-            libvirt_checks(console, report)
+            libvirt_checks(console)
     finally:
         for p in exporters:
             p.terminate()
@@ -310,9 +310,7 @@ def suite(accel, logdir, report):
                     pass
             g.wait(60)
         for g in guests:
-            problems = g.console_problems()
-            report(not problems, f"fleet: {g.cmd[g.cmd.index('-name') + 1]}: no kernel warning, "
-                   f"BUG or call trace on the console {problems[:3]}")
+            check_console(g, f"fleet: {g.cmd[g.cmd.index('-name') + 1]}")
         if defined:
             sh("virsh", "-c", URI, "destroy", DOMAIN)
             problems = console_problems(console)
@@ -330,7 +328,7 @@ def suite(accel, logdir, report):
         print(f"# fleet: {time.monotonic() - t0:.0f} s", flush=True)
 
 
-def sockets_checks(guests, sockdir, report):
+def sockets_checks(guests, sockdir):
     names = ["fleet-a", "fleet-b", "c-dead.sock"]
     direct = [Reads(lambda g=g: vm.host_counters(g)) for g in guests]
     r = ctl("-j", "host", "--qmp-dir", sockdir, "stats")
@@ -386,7 +384,7 @@ def sockets_checks(guests, sockdir, report):
                f"balloon agree with QMP and /proc")
 
 
-def node_exporter_checks(guests, sockdir, textdir, logdir, report):
+def node_exporter_checks(guests, sockdir, textdir, logdir):
     prom = os.path.join(textdir, "fphint.prom")
     r = ctl("host", "--qmp-dir", sockdir, "export", "--textfile", prom)
     text = open(prom).read() if os.path.exists(prom) else ""
@@ -415,7 +413,7 @@ def node_exporter_checks(guests, sockdir, textdir, logdir, report):
     return [p]
 
 
-def listen_checks(guests, sockdir, report):
+def listen_checks(guests, sockdir):
     port = free_port()
     p = subprocess.Popen([CTL, "host", "--qmp-dir", sockdir, "export", "--listen",
                           f"127.0.0.1:{port}"], stdout=subprocess.DEVNULL,
@@ -445,7 +443,7 @@ def listen_checks(guests, sockdir, report):
     return [p]
 
 
-def libvirt_checks(console, report):
+def libvirt_checks(console):
     up = wait_for(lambda: console_seen(console, "@@HOST-TURN") or
                   sh("virsh", "-c", URI, "domstate", DOMAIN).stdout.strip() != "running",
                   BOOT_S, 1)
