@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <linux/fphint.h>
 
 #define EXIT_USAGE	1	/* bad arguments, bad profile */
@@ -18,6 +19,9 @@
 
 void pr_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void pr_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Until called again with NULL: keep the first error in buf, prefix warnings
+ * with context, or drop them (quiet). */
+void pr_capture(char *buf, size_t len, const char *context, bool quiet);
 bool parse_u32(const char *s, uint32_t *v);
 
 /* settings.c: the keys of `set` and of profiles, and their validator */
@@ -171,5 +175,48 @@ void policy_print_names(void);
 
 /* host.c: QEMU side */
 int cmd_host(int argc, char **argv);
+
+/*
+ * export.c: what host.c reads of one VM, and its Prometheus text form.
+ * The two tables map QEMU's names (balloon QOM properties, guest-stats
+ * keys) to fphintctl's keys and to metric names.
+ */
+struct vm_field {
+	const char *qemu;	/* QOM property or guest-stats key */
+	const char *key;	/* stats key (text and JSON) */
+	const char *metric;	/* Prometheus metric family */
+	const char *type;	/* "counter" or "gauge" */
+	const char *label;	/* reason="..." of a family split by reason, or NULL */
+	const char *help;
+};
+
+#define HOST_COUNTERS_NR	10
+#define GUEST_STATS_NR		10
+#define HOST_DISCARD_NS		9	/* host_fields[] in nanoseconds */
+extern const struct vm_field host_fields[HOST_COUNTERS_NR];
+extern const struct vm_field guest_fields[GUEST_STATS_NR];
+
+#define VM_NAME_MAX	256
+#define FEATURES_MAX	64
+
+struct vm_info {
+	char name[VM_NAME_MAX];
+	char error[512];		/* why it could not be read; "" when it was */
+	long long pid, rss_bytes;	/* -1: unknown */
+	char balloon[128];		/* QOM path; "" without a balloon */
+	long long actual_bytes;		/* -1: unknown */
+	bool has_status, reporting;	/* x-query-virtio-status answered; F_REPORTING */
+	int n_guest_features, n_host_features;
+	char guest_features[FEATURES_MAX][64], host_features[FEATURES_MAX][64];
+	long long poll_s;		/* guest-stats-polling-interval, -1: unknown */
+	bool has_last_update;
+	long long last_update;		/* seconds since the epoch */
+	bool has_guest[GUEST_STATS_NR];
+	uint64_t guest[GUEST_STATS_NR];
+	bool has_host;			/* the patched QEMU's report-* counters */
+	uint64_t host[HOST_COUNTERS_NR];
+};
+
+void export_metrics(FILE *f, const struct vm_info *vms, int n);
 
 #endif /* FPHINTCTL_H */

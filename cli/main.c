@@ -18,11 +18,31 @@
 #define FPHINTCTL_VERSION "1.0"
 #endif
 
+/* Where pr_err() and pr_warn() go while one VM of several is read. */
+static struct {
+	char *buf;		/* the first error, instead of stderr */
+	size_t len;
+	const char *context;	/* "Warning: CONTEXT: ..." */
+	bool quiet;		/* no warnings */
+} pr_to;
+
+void pr_capture(char *buf, size_t len, const char *context, bool quiet)
+{
+	pr_to.buf = buf;
+	pr_to.len = len;
+	pr_to.context = context;
+	pr_to.quiet = quiet;
+	if (buf)
+		*buf = '\0';
+}
+
 /* "Error: ..." or "Warning: ..." on stderr, after what stdout already has. */
 static void pr_prefixed(const char *prefix, const char *fmt, va_list ap)
 {
 	fflush(stdout);
 	fputs(prefix, stderr);
+	if (pr_to.context)
+		fprintf(stderr, "%s: ", pr_to.context);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 }
@@ -32,7 +52,10 @@ void pr_err(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	pr_prefixed("Error: ", fmt, ap);
+	if (!pr_to.buf)
+		pr_prefixed("Error: ", fmt, ap);
+	else if (!*pr_to.buf)
+		vsnprintf(pr_to.buf, pr_to.len, fmt, ap);
 	va_end(ap);
 }
 
@@ -41,7 +64,8 @@ void pr_warn(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	pr_prefixed("Warning: ", fmt, ap);
+	if (!pr_to.quiet)
+		pr_prefixed("Warning: ", fmt, ap);
 	va_end(ap);
 }
 
@@ -59,10 +83,13 @@ static void usage(FILE *f)
 		"  policy list                   profiles on the search path\n"
 		"  policy show NAME|FILE         a profile and what it would apply\n"
 		"  monitor [--count N]           print configuration and throttle events\n"
-		"  host --qmp SOCKET stats       QEMU's view of a guest (RSS, balloon)\n"
-		"  host --qmp SOCKET set-policy NAME|FILE [--timeout S]\n"
-		"  host --qmp SOCKET set KEY=VALUE... [--timeout S]\n"
+		"  host VMS stats                QEMU's view of guests (RSS, balloon)\n"
+		"  host VMS export [--textfile FILE.prom | --listen ADDR:PORT]\n"
+		"                                the same in Prometheus text format\n"
+		"  host VMS set-policy NAME|FILE [--timeout S]\n"
+		"  host VMS set KEY=VALUE... [--timeout S]\n"
 		"                                policy carried by the patched balloon\n"
+		"      VMS: any of --qmp SOCKET (repeatable), --qmp-dir DIR, --libvirt URI\n"
 		"  host --qga SOCKET set-policy NAME\n"
 		"  host --qga SOCKET status      run fphintctl in the guest via qemu-ga\n"
 		"\n"

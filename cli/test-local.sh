@@ -92,9 +92,9 @@ expect 1 "Error: stats: unknown argument 'zones'" "stats junk" -- "$F" stats zon
 expect 1 "Error: --count: 'x' is not a number in 1..4294967295" "monitor --count x" -- "$F" monitor --count x
 expect 1 "Error: policy list takes no arguments" "policy list junk" -- "$F" policy list x
 expect 1 "Error: usage: fphintctl policy { list | show NAME|FILE }" "policy without subcommand" -- "$F" policy
-expect 1 "Error: usage: fphintctl host { --qmp SOCKET { stats | set-policy NAME|FILE | set KEY=VALUE... } | --qga SOCKET { set-policy NAME | status } }" \
+expect 1 "Error: usage: fphintctl host { VMS { stats | export [--textfile FILE.prom | --listen ADDR:PORT] | set-policy NAME|FILE | set KEY=VALUE... } | --qga SOCKET { set-policy NAME | status } }, VMS: any of --qmp SOCKET, --qmp-dir DIR, --libvirt URI" \
 	"host without socket" -- "$F" host stats
-expect 1 "Error: host --qmp: expected stats, set-policy NAME|FILE or set KEY=VALUE..." \
+expect 1 "Error: host --qmp: expected stats, export, set-policy NAME|FILE or set KEY=VALUE..." \
 	"host --qmp junk" -- "$F" host --qmp /x frob
 expect 1 "Error: policy 'no-such' not found in testdata/etc:testdata/policies" \
 	"host --qmp set-policy reads the profile here" -- "$F" host --qmp /x set-policy no-such
@@ -171,6 +171,164 @@ fake silent
 expect 2 "Error: guest did not answer within 1 s (guest without fphint host policy support, or host_policy disabled?)" \
 	"host --qmp set without an answer: exit 2 after --timeout" -- "$F" host --qmp "$TMP/silent.sock" set min_order=9 --timeout 1
 kill $FAKE; wait $FAKE 2>/dev/null
+
+echo "# several VMs: --qmp-dir, repeated --qmp, one that does not answer"
+D=$TMP/vms
+mkdir -p "$D" "$TMP/tf"
+# fake_vm SOCKET MODE [NAME]: one more fake QEMU, killed at exit
+fake_vm() {
+	python3 testdata/fake-qmp.py "$@" &
+	FAKES="${FAKES:-} $!"
+	for _ in $(seq 50); do [ -S "$1" ] && break; sleep 0.1; done
+}
+trap 'kill ${FAKE:-} ${FAKES:-} ${SRV:-} 2>/dev/null; rm -rf "$TMP"' EXIT
+fake_vm "$D/a.sock" ok web-1
+fake_vm "$D/b.sock" stock
+# bound, never listening: connect() is refused, as for a QEMU that died
+python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$D/c-dead.sock"
+echo "not a socket" >"$D/notes.txt"
+# json_ok DESC PYTHON-EXPR: the expression holds for v = the JSON in $TMP/out
+json_ok() {
+	if python3 -c "import json, sys; v = json.load(open(sys.argv[1])); sys.exit(0 if ($2) else 1)" \
+		"$TMP/out" 2>"$TMP/pyerr"; then
+		ok "$1"
+	else
+		not_ok "$1" "$(head -c 600 "$TMP/out")" "$(tail -n1 "$TMP/pyerr")"
+	fi
+}
+expect 2 "Warning: b.sock: host counters unavailable (stock QEMU: no report-* properties on the balloon)" \
+	"--qmp-dir: every socket, a warning names its VM, exit 2 when one did not answer" -- \
+	"$F" -j host --qmp-dir "$D" stats
+json_ok "--qmp-dir: one entry per socket in name order, named by query-name or the socket file" \
+	'[x["vm"] for x in v] == ["web-1", "b.sock", "c-dead.sock"]'
+json_ok "--qmp-dir: the VMs that answered are read in full" \
+	'v[0]["report_bytes_discarded"] == 1071644672 and v[0]["host_counters"] is True and
+	 v[1]["host_counters"] is False and v[1]["balloon_actual_bytes"] == 2 << 30 and
+	 v[1]["guest_total_memory_bytes"] == 2 << 30 and v[0]["qemu_pid"] > 0'
+json_ok "--qmp-dir: the dead socket is an entry with its error, nothing else" \
+	"v[2] == {'vm': 'c-dead.sock', 'error': 'QMP socket $D/c-dead.sock: Connection refused'}"
+if [ "$(tail -n1 "$TMP/err")" = "Error: 1 of 3 VMs did not answer" ]; then
+	ok "--qmp-dir: stderr ends with how many did not answer"
+else
+	not_ok "--qmp-dir: stderr ends with how many did not answer" "$(tail -n1 "$TMP/err")"
+fi
+expect 0 "Warning: b.sock: host counters unavailable (stock QEMU: no report-* properties on the balloon)" \
+	"repeated --qmp: all answered, exit 0" -- "$F" host --qmp "$D/b.sock" --qmp "$D/a.sock" stats
+if [ "$(grep '^vm ' "$TMP/out" | awk '{print $2}' | tr '\n' ' ')" = "b.sock web-1 " ] &&
+	[ "$(grep -c '^$' "$TMP/out")" = 1 ]; then
+	ok "repeated --qmp: text blocks in the order given, one blank line between"
+else
+	not_ok "repeated --qmp: text blocks in the order given, one blank line between" "$(grep '^vm ' "$TMP/out")"
+fi
+expect 2 "Error: --qmp-dir $TMP/none: No such file or directory" "--qmp-dir that does not exist" -- \
+	"$F" host --qmp-dir "$TMP/none" stats
+expect 1 "Error: --qmp needs a value" "--qmp without a value" -- "$F" host --qmp
+expect 1 "Error: --libvirt: this fphintctl was built without libvirt (the static guest build; the host build is cli/host/fphintctl)" \
+	"--libvirt in the static build" -- "$F" host --libvirt qemu:///system stats
+expect 2 "Error: the policy did not reach every VM" "set on two VMs, one dead: exit 2" -- \
+	"$F" -j host --qmp "$D/a.sock" --qmp "$D/c-dead.sock" set min_order=7
+json_ok "set on two VMs: the generation of one, the error of the other" \
+	"v[0]['vm'] == 'web-1' and v[0]['errno'] == 0 and v[0]['generation'] >= 1 and
+	 v[1] == {'vm': 'c-dead.sock', 'error': 'QMP socket $D/c-dead.sock: Connection refused'}"
+
+echo "# host ... export: Prometheus text format"
+# the fakes' RSS is python's: everything else is fixed
+expect 2 "Error: 1 VMs did not answer (fphint_vm_up 0)" "export: exit 2 when one VM did not answer" -- \
+	"$F" host --qmp-dir "$D" export
+grep -v '^fphint_qemu_resident_memory_bytes{' "$TMP/out" >"$TMP/export.prom"
+[ -n "${UPDATE_GOLDEN:-}" ] && cp "$TMP/export.prom" golden/export-fake.prom
+if diff -u golden/export-fake.prom "$TMP/export.prom" >"$TMP/diff"; then
+	ok "export of the three sockets matches golden/export-fake.prom"
+else
+	# shellcheck disable=SC2046
+	not_ok "export of the three sockets matches golden/export-fake.prom" $(head -n 20 "$TMP/diff" | tr ' ' '_')
+fi
+if grep -q '^fphint_qemu_resident_memory_bytes{vm="web-1"} [1-9][0-9]*$' "$TMP/out"; then
+	ok "export: QEMU RSS of a socket's VM from its peer's /proc"
+else
+	not_ok "export: QEMU RSS of a socket's VM from its peer's /proc" "$(grep resident "$TMP/out")"
+fi
+if command -v promtool >/dev/null; then
+	if promtool check metrics <"$TMP/out" >"$TMP/lint" 2>&1; then
+		ok "promtool check metrics: export is clean"
+	else
+		not_ok "promtool check metrics: export is clean" "$(head -n 5 "$TMP/lint")"
+	fi
+fi
+golden parse-export.prom "export of every figure, escaped names, a VM down (test-parse)" -- "$T" export
+expect 0 "" "export --textfile" -- "$F" host --qmp "$D/a.sock" export --textfile "$TMP/tf/fphint.prom"
+if [ ! -s "$TMP/out" ] && [ "$(ls -A "$TMP/tf")" = fphint.prom ] &&
+	[ "$(stat -c %a "$TMP/tf/fphint.prom")" = 644 ] &&
+	grep -q '^fphint_host_report_discarded_bytes_total{vm="web-1"} 1071644672$' "$TMP/tf/fphint.prom"; then
+	ok "--textfile: the file alone in its directory (no temp file left), 0644, nothing on stdout"
+else
+	not_ok "--textfile: the file alone in its directory (no temp file left), 0644, nothing on stdout" "$(ls -lA "$TMP/tf")"
+fi
+cp "$TMP/tf/fphint.prom" "$TMP/before.prom"
+for bad in "--textfile $TMP/tf/fphint.txt|1|Error: --textfile $TMP/tf/fphint.txt: node_exporter's textfile collector reads only FILE.prom" \
+	"--textfile $TMP/none/fphint.prom|2|Error: --textfile $TMP/none/fphint.prom: No such file or directory" \
+	"--textfile|1|Error: --textfile needs a value" \
+	"--listen 127.0.0.1:0|1|Error: --listen: '127.0.0.1:0' is not ADDR:PORT with a port in 1..65535" \
+	"--listen 127.0.0.1:65536|1|Error: --listen: '127.0.0.1:65536' is not ADDR:PORT with a port in 1..65535" \
+	"--listen 9100|1|Error: --listen: '9100' is not ADDR:PORT with a port in 1..65535" \
+	"--listen localhost:9100|1|Error: --listen: 'localhost' is not a numeric IPv4 or IPv6 address (Name or service not known)" \
+	"--textfile $TMP/tf/fphint.prom --listen 127.0.0.1:9100|1|Error: export: --textfile or --listen, not both" \
+	"--frob|1|Error: export: unknown argument '--frob'"; do
+	IFS='|' read -r args rc msg <<<"$bad"
+	# shellcheck disable=SC2086
+	expect "$rc" "$msg" "export $args refused" -- "$F" host --qmp "$D/a.sock" export $args
+	if [ -s "$TMP/out" ] || ! cmp -s "$TMP/before.prom" "$TMP/tf/fphint.prom" || [ "$(ls -A "$TMP/tf")" != fphint.prom ]; then
+		not_ok "export $args wrote nothing" "$(head -c 200 "$TMP/out")" "$(ls -A "$TMP/tf")"
+	fi
+done
+expect 1 "Error: export writes the Prometheus text format: -j does not apply" "export -j refused" -- \
+	"$F" -j host --qmp "$D/a.sock" export
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$F" host --qmp-dir "$D" export --listen "127.0.0.1:$PORT" 2>"$TMP/srv.err" &
+SRV=$!
+# http PATH: status and body of GET http://127.0.0.1:$PORT/PATH in $TMP/out
+http() {
+	python3 - "$PORT" "$1" >"$TMP/out" <<'PY'
+import sys, time, urllib.error, urllib.request
+for _ in range(100):
+    try:
+        r = urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}{sys.argv[2]}", timeout=30)
+        print(r.status, r.headers["Content-Type"]); print(r.read().decode(), end="")
+        break
+    except urllib.error.HTTPError as e:
+        print(e.code); break
+    except OSError:
+        time.sleep(0.1)
+PY
+}
+http /metrics
+if [ "$(head -n1 "$TMP/out")" = "200 text/plain; version=0.0.4; charset=utf-8" ] &&
+	grep -q '^fphint_vm_up{vm="web-1"} 1$' "$TMP/out" && grep -q '^fphint_vm_up{vm="c-dead.sock"} 0$' "$TMP/out"; then
+	ok "--listen: GET /metrics serves the export (version 0.0.4)"
+else
+	not_ok "--listen: GET /metrics serves the export (version 0.0.4)" "$(head -n 3 "$TMP/out")"
+fi
+fake_vm "$D/d.sock" ok later
+http /metrics
+if grep -q '^fphint_vm_up{vm="later"} 1$' "$TMP/out"; then
+	ok "--listen: the sockets are listed again at each scrape"
+else
+	not_ok "--listen: the sockets are listed again at each scrape" "$(grep fphint_vm_up "$TMP/out")"
+fi
+http /
+if [ "$(cat "$TMP/out")" = 404 ]; then ok "--listen: 404 off /metrics"; else not_ok "--listen: 404 off /metrics" "$(cat "$TMP/out")"; fi
+expect 2 "Error: --listen 127.0.0.1:$PORT: Address already in use" "--listen on a port in use" -- \
+	"$F" host --qmp "$D/a.sock" export --listen "127.0.0.1:$PORT"
+kill "$SRV"; wait "$SRV" 2>/dev/null
+SRV=
+if [ ! -s "$TMP/srv.err" ]; then ok "--listen: nothing on stderr while serving"; else not_ok "--listen: nothing on stderr while serving" "$(head -n2 "$TMP/srv.err")"; fi
+if [ -n "${FPHINTCTL_HOST:-}" ]; then
+	H=$(realpath "$FPHINTCTL_HOST")
+	expect 0 "" "host build: the same export" -- "$H" host --qmp "$D/a.sock" export
+	expect 2 "Error: libvirt qemu+unix:///system?socket=$TMP/none: Failed to connect socket to '$TMP/none': No such file or directory" \
+		"host build: --libvirt with a connection that does not open" -- \
+		"$H" host --libvirt "qemu+unix:///system?socket=$TMP/none" stats
+fi
 
 echo "# set: validated before any netlink"
 expect 1 "Error: set: expected KEY=VALUE..." "set without pairs" -- "$F" set
@@ -281,12 +439,15 @@ done
 golden parse-status-pretty.json "status: pretty JSON" -- "$T" -j -p status
 golden parse-extack.txt "extack names the attribute sent" -- "$T" extack
 
-echo "# the man page lists what the header defines"
+echo "# the man page lists what the header defines, and the metrics export.c writes"
 missing=
 while read -r kind name min max def; do
 	case $kind in
 	tunable) grep -qF ".BR $name \" ($min..$max, default $def)\"" fphintctl.8 || missing+=" $name" ;;
 	stat) grep -qE "^\.BR $name( ,)?$" fphintctl.8 || missing+=" $name" ;;
+	# export.c's families: in the man page and the host guide
+	metric) grep -qF "$name" fphintctl.8 || missing+=" $name"
+		grep -qF "$name" ../Documentation/mm/fphint-host.rst || missing+=" $name(rst)" ;;
 	esac
 done < <("$T" keys)
 if [ -z "$missing" ]; then ok "fphintctl.8 is up to date"; else not_ok "fphintctl.8 is up to date" "missing or stale:$missing"; fi

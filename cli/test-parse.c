@@ -5,7 +5,9 @@
  * attributes before u64s, repeated attributes), and its extack decoding an
  * error aimed at attributes of a request fphintctl built.  No kernel needed.
  *
- *   test-parse [-j] [-p] status|stats|watch|events|extack|keys
+ * Also the Prometheus export of what `host ... stats` read of three VMs.
+ *
+ *   test-parse [-j] [-p] status|stats|watch|events|extack|keys|export
  */
 #include <errno.h>
 #include <stdio.h>
@@ -249,6 +251,48 @@ static int test_keys(void)
 		printf("tunable %s %u %u %u\n", keys[k].name, keys[k].min, keys[k].max, keys[k].def);
 	for (int i = 0; i < FPHINT_STAT_NR; i++)
 		printf("stat %s\n", stat_names[i]);
+	for (int i = 0; i < HOST_COUNTERS_NR; i++)
+		printf("metric %s\n", host_fields[i].metric);
+	for (int i = 0; i < GUEST_STATS_NR; i++)
+		printf("metric %s\n", guest_fields[i].metric);
+	return 0;
+}
+
+/*
+ * Three VMs as host.c reads them: the patched QEMU with every figure, a
+ * stock one (no host counters, a guest that sent only some stats) whose
+ * name needs escaping, and one that did not answer.
+ */
+static int test_export(void)
+{
+	struct vm_info vms[3] = { 0 };
+
+	snprintf(vms[0].name, sizeof(vms[0].name), "web-1");
+	vms[0].pid = 4242;
+	vms[0].rss_bytes = 1288490188;
+	vms[0].actual_bytes = 2147483648LL;
+	vms[0].has_status = vms[0].reporting = true;
+	vms[0].has_last_update = true;
+	vms[0].last_update = 1700000000;
+	for (int i = 0; i < GUEST_STATS_NR; i++) {
+		vms[0].has_guest[i] = true;
+		vms[0].guest[i] = (i + 1) * 1048576ULL;
+	}
+	vms[0].has_host = true;
+	for (int i = 0; i < HOST_COUNTERS_NR; i++)
+		vms[0].host[i] = (i + 1) * 1073741824ULL;
+	vms[0].host[HOST_DISCARD_NS] = 1234567890123ULL;
+
+	snprintf(vms[1].name, sizeof(vms[1].name), "db \"prod\"\\2\n");
+	vms[1].pid = -1;
+	vms[1].rss_bytes = -1;
+	vms[1].actual_bytes = 1073741824;
+	vms[1].has_guest[2] = true;
+	vms[1].guest[2] = 1073741824;
+
+	snprintf(vms[2].name, sizeof(vms[2].name), "gone.sock");
+	snprintf(vms[2].error, sizeof(vms[2].error), "QMP socket /run/x/gone.sock: Connection refused");
+	export_metrics(stdout, vms, 3);
 	return 0;
 }
 
@@ -277,5 +321,7 @@ int main(int argc, char **argv)
 		return test_extack();
 	if (!strcmp(argv[optind], "keys"))
 		return test_keys();
+	if (!strcmp(argv[optind], "export"))
+		return test_export();
 	return 1;
 }

@@ -13,6 +13,7 @@ import time
 from checklib import (GIB, budget, burst_checks, check_console, curves, figures, guest_sh,
                       last_word, parse_tap, release_guest, report, results, run_tap,
                       runtime_checks, tagged, tagged_line, tap_block, vm, wait_seen)
+from check_fleet import suite_fleet
 
 
 def suite_selftest(accel, logdir):
@@ -974,6 +975,7 @@ SUITES = [
     ("integrity", suite_integrity, "data integrity: pattern checker and stress-ng --verify, hinting aggressive"),
     ("peer", suite_peer, "the kernel's own mm selftests pass alike with hinting off and aggressive"),
     ("qemu", suite_qemu, "patched QEMU: host counters vs guest, host-set policy, migration; stock refuses"),
+    ("fleet", suite_fleet, "fphintctl host over many VMs: --qmp-dir, --libvirt (libvirtd), Prometheus export (promtool, node_exporter, --listen)"),
     ("e2e", suite_e2e, "1 GiB freed in a 2 GiB guest leaves QEMU RSS (>= 90 % in 10 s), stock and patched QEMU"),
     ("upstream", suite_upstream, "fphint.enabled=0: stock page_reporting still returns memory"),
     ("bench-quick", suite_bench_quick, "bench/run.py in quick mode: artefacts, schema, numbers present"),

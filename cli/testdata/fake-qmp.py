@@ -1,18 +1,19 @@
 #!/usr/bin/env python3
 """A QMP server that answers what `fphintctl host --qmp` asks, for the local
-tests (test-local.sh): fake-qmp.py SOCKET MODE, MODE one of
+tests (test-local.sh): fake-qmp.py SOCKET MODE [NAME], MODE one of
   stock    no report-* / fphint-policy-* properties (Debian's QEMU)
   ok       patched: counters; a policy is answered at once with errno 0
   refuse   patched: a policy is answered with errno 22 (EINVAL)
   silent   patched: a policy is never answered (guest without support)
-Serves connections until killed; the policy text set last is written to
-SOCKET.text."""
+query-name answers NAME (QEMU's -name) when given.  Serves connections
+until killed; the policy text set last is written to SOCKET.text."""
 import json
 import os
 import socket
 import sys
 
 path, mode = sys.argv[1], sys.argv[2]
+name = sys.argv[3] if len(sys.argv) > 3 else None
 BAL = "/machine/peripheral/balloon0/virtio-backend"
 COUNTERS = {"report-reports": 48, "report-ranges": 1536, "report-bytes-requested": 1 << 30,
             "report-bytes-discarded": (1 << 30) - (2 << 20),
@@ -25,6 +26,8 @@ state = {"gen": 0, "ack": 0, "errno": 0}
 def answer(cmd, a):
     if cmd == "qmp_capabilities":
         return {}
+    if cmd == "query-name":
+        return {"name": name} if name else {}
     if cmd == "x-query-virtio":
         return [{"name": "virtio-balloon", "path": BAL}]
     if cmd == "query-balloon":

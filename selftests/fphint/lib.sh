@@ -14,6 +14,17 @@ watch_stats() {
 	while [ "$(cut -d. -f1 /proc/uptime)" -lt "$end" ]; do stats_line; sleep "${2:-0.5}"; done
 	stats_line
 }
+# Until reported_bytes has not moved for 3 s (at most 60 s): reporting is
+# done, what the host counts now stays as it is.
+wait_quiet() {
+	last=-1; same=0; i=0
+	while [ $same -lt 3 ] && [ $i -lt 60 ]; do
+		sleep 1
+		cur=$(cat $FP/stats/reported_bytes)
+		if [ "$cur" = "$last" ]; then same=$((same + 1)); else same=0; fi
+		last=$cur; i=$((i + 1))
+	done
+}
 tap_begin() { echo "@@TAP-BEGIN $1 $2"; }
 tap_end() { echo "@@TAP-END $1"; }
 # out NAME CMD...: run CMD; its stdout, stderr (prefixed) and exit code
