@@ -20,6 +20,7 @@
 #define FPHINT_CANARY		0x6670686e74636e79ULL	/* "fphntcny" */
 static unsigned int fphint_hostcheck_strikes;
 static unsigned int fphint_hostcheck_void;
+static bool fphint_hostcheck_warned;
 
 /*
  * Content of free pages need not be kept unless something relies on it:
@@ -75,9 +76,17 @@ bool fphint_hostcheck_verdict(struct fphint_transport *t, struct page *page)
 		fphint_count(FPHINT_STAT_HOST_SKIPPED, 1);
 	level = fphint_void_step(fphint_hostcheck_void, &fphint_hostcheck_strikes, skipped);
 	if (level > fphint_hostcheck_void) {
-		if (!fphint_hostcheck_void)
+		/*
+		 * A host that discards only some ranges (huge-page backing and
+		 * small blocks) flips between the two verdicts: warn once, and
+		 * leave later relapses to the info level and the counters.
+		 */
+		if (!fphint_hostcheck_void && !fphint_hostcheck_warned)
 			pr_warn("%s: host acknowledges reports without discarding them (pfn %#lx kept its content); backing off\n",
 				t->stage.name, page_to_pfn(page));
+		else if (!fphint_hostcheck_void)
+			pr_info("%s: host keeps reports again; backing off\n", t->stage.name);
+		fphint_hostcheck_warned = true;
 		fphint_count(FPHINT_STAT_BACKOFFS, 1);
 	} else if (!level && fphint_hostcheck_void) {
 		pr_info("%s: host discards again; hinting resumes\n", t->stage.name);
