@@ -278,13 +278,13 @@ TEST_F(faults, unbind_device_mid_report)
 	expect_reported_cleanly(_metadata, 128);
 
 	ASSERT_EQ(0, write_str(BALLOON_DRV "bind", dev));
-	for (int i = 0; i < 50 && !transport_is(FPHINT_TRANSPORT_VIRTIO); i++)
+	for (int i = 0; i < 300 && !transport_is(FPHINT_TRANSPORT_VIRTIO); i++)
 		usleep(100000);
 	EXPECT_TRUE(transport_is(FPHINT_TRANSPORT_VIRTIO));
 	/* Unbound again with nothing in flight, and bound again. */
 	ASSERT_EQ(0, write_str(BALLOON_DRV "unbind", dev));
 	ASSERT_EQ(0, write_str(BALLOON_DRV "bind", dev));
-	for (int i = 0; i < 50 && !transport_is(FPHINT_TRANSPORT_VIRTIO); i++)
+	for (int i = 0; i < 300 && !transport_is(FPHINT_TRANSPORT_VIRTIO); i++)
 		usleep(100000);
 	EXPECT_TRUE(transport_is(FPHINT_TRANSPORT_VIRTIO));
 	expect_reported_cleanly(_metadata, 128);
@@ -319,7 +319,7 @@ TEST_F_TIMEOUT(faults, unbind_ends_rate_limited_pass, 120)
 	EXPECT_TRUE(transport_is(FPHINT_TRANSPORT_NULL));
 	ASSERT_EQ(0, write_str(FP "throttle", FPHINT_THROTTLE_WATERMARK));
 	ASSERT_EQ(0, write_str(BALLOON_DRV "bind", dev));
-	for (int i = 0; i < 50 && !transport_is(FPHINT_TRANSPORT_VIRTIO); i++)
+	for (int i = 0; i < 300 && !transport_is(FPHINT_TRANSPORT_VIRTIO); i++)
 		usleep(100000);
 	EXPECT_TRUE(transport_is(FPHINT_TRANSPORT_VIRTIO));
 	expect_reported_cleanly(_metadata, 128);
