@@ -1,6 +1,6 @@
 # fphint: guest free page hinting.  See README.md.
 SHELL := /bin/bash
-.PHONY: all deps kernel debug-kernel bench-kernel initramfs layers guest qemu demo check check-long bench series checkpatch clean distclean
+.PHONY: all deps kernel debug-kernel bench-kernel initramfs layers guest qemu demo check check-long bench density series checkpatch clean distclean
 
 all: guest
 
@@ -38,6 +38,12 @@ bench-kernel: deps
 # fphint vs stock page reporting vs no hinting: bench/results/latest.{json,md}, *.png.
 bench: guest bench-kernel
 	@python3 bench/run.py
+
+# Density: K 2 GiB guests at once, each cycling through a 1.5 GiB peak,
+# peaks staggered; summed QEMU RSS, slowdown and guests per host for off,
+# upstream, upstream-fast, fphint-default: bench/results/density.{json,md,png}.
+density: guest bench-kernel
+	@python3 bench/density.py
 
 # Boot a 2 GiB guest, free 1 GiB, print host RSS next to fphint's counters,
 # then the same burst with stock page_reporting for comparison.

@@ -13,6 +13,7 @@ import time
 from checklib import (GIB, budget, burst_checks, check_console, curves, figures, guest_sh,
                       last_word, parse_tap, release_guest, report, results, run_tap,
                       runtime_checks, tagged, tagged_line, tap_block, vm, wait_seen)
+from check_density import suite_density
 from check_fleet import suite_fleet
 
 
@@ -979,6 +980,7 @@ SUITES = [
     ("e2e", suite_e2e, "1 GiB freed in a 2 GiB guest leaves QEMU RSS (>= 90 % in 10 s), stock and patched QEMU"),
     ("upstream", suite_upstream, "fphint.enabled=0: stock page_reporting still returns memory"),
     ("bench-quick", suite_bench_quick, "bench/run.py in quick mode: artefacts, schema, numbers present"),
+    ("density-smoke", suite_density, "bench/density.py quick: two guests cycling at once, off vs fphint-default"),
 ]
 
 

@@ -88,14 +88,16 @@ kpatch() {
 	sed -n '/^---$/q;p' "$p" | sed '1s/^Subject: \(\[PATCH[^]]*\] \)\?//' | commit
 }
 
-add include/uapi/linux/fphint.h include/linux/fphint.h
+add include/uapi/linux/fphint.h include/uapi/linux/fphint_hypercall.h include/linux/fphint.h
 commit <<'EOF'
-fphint: uapi header and the kernel interface
+fphint: uapi headers and the kernel interface
 
 The names, ranges and defaults of fphint's tunables, its counters and its
 generic netlink family are shared with user space (fphintctl), so they go
 in a uapi header, as X-macro lists that the kernel, the tool and the
-netlink spec check expand.  include/linux/fphint.h holds what the page
+netlink spec check expand; the report hypercall's ABI (number, entry
+format, outcomes) is shared with the host the same way, in its own
+header.  include/linux/fphint.h holds what the page
 allocator and reporting devices call: the free path hooks (static
 branches, nothing when fphint is off) and device registration.
 EOF

@@ -14,6 +14,10 @@
  *                                      the operations done
  *   memhog reuse MIB WAIT_S            touch, free, wait, touch again: prints
  *                                      how long each touch took
+ *   memhog cycle PEAK BASE PERIOD_S OFFSET_S CYCLES HOLD_S
+ *                                      keep BASE MiB; after OFFSET_S, every
+ *                                      PERIOD_S grow to PEAK MiB, hold
+ *                                      HOLD_S, shrink back (bench/density.py)
  */
 #define _GNU_SOURCE
 #include <stdint.h>
@@ -204,6 +208,42 @@ int main(int argc, char **argv)
 		munmap(p, bytes);
 		return 0;
 	}
-	fprintf(stderr, "usage: memhog burst MIB [HOLD_S] | frag MIB PIECE_KIB KEEP [HOLD_S [AFTER_S]] | verify MIB ROUNDS | churn MIB SECONDS NPROC | reuse MIB WAIT_S\n");
+	if (argc >= 8 && !strcmp(argv[1], "cycle")) {
+		size_t peak = strtoull(argv[2], NULL, 0) << 20;
+		size_t base = strtoull(argv[3], NULL, 0) << 20;
+		double period = atof(argv[4]), sum = 0;
+		int cycles = atoi(argv[6]), hold = atoi(argv[7]);
+		size_t extra = peak > base ? peak - base : 0;
+		char *b = map(base), *p;
+		double start;
+
+		touch(b, base, 3);
+		event("base", base);
+		sleep(atoi(argv[5]));
+		for (int c = 0; c < cycles; c++) {
+			double t = mono();
+
+			start = t;
+			p = map(extra);
+			touch(p, extra, 4 + c);
+			t = mono() - t;
+			sum += t;
+			printf("@@RESULT touch_s_%d=%.3f\n", c, t);
+			event("peak", extra);
+			sleep(hold);
+			munmap(p, extra);
+			event("trough", extra);
+			/* The next peak a period after this one began. */
+			t = start + period - mono();
+			if (t > 0)
+				usleep((useconds_t)(t * 1e6));
+			event("rest", extra);
+		}
+		printf("@@RESULT touch_s_mean=%.3f cycles=%d\n", cycles ? sum / cycles : 0, cycles);
+		event("done", base);
+		munmap(b, base);
+		return 0;
+	}
+	fprintf(stderr, "usage: memhog burst MIB [HOLD_S] | frag MIB PIECE_KIB KEEP [HOLD_S [AFTER_S]] | verify MIB ROUNDS | churn MIB SECONDS NPROC | reuse MIB WAIT_S | cycle PEAK BASE PERIOD_S OFFSET_S CYCLES HOLD_S\n");
 	return 2;
 }
