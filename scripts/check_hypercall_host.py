@@ -15,7 +15,7 @@
     report pages refused with the right error; a report with one entry of
     every kind gets the right outcome in each entry (DISCARDED_ZERO,
     SKIP_INVALID, SKIP_NOT_RAM for the BIOS shadow, the APIC, past RAM,
-    the VGA hole and the BIOS ROM, SKIP_OVERLAP); discarded memory reads
+    across the end of RAM and the BIOS ROM, SKIP_OVERLAP); discarded memory reads
     zero; a full page of 512 entries; and the host counters agree with it
     to the byte.  Off: the instruction raises #UD.
 

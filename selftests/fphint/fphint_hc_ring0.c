@@ -209,7 +209,7 @@ void kmain(u32 magic, u32 *mbi)
 		{ 0, FPHINT_HC_SKIP_NOT_RAM, "BIOS shadow 0xf0000 (read-only): SKIP_NOT_RAM" },
 		{ 0, FPHINT_HC_SKIP_NOT_RAM, "local APIC 0xfee00000 (MMIO): SKIP_NOT_RAM" },
 		{ 0, FPHINT_HC_SKIP_NOT_RAM, "past the end of RAM: SKIP_NOT_RAM" },
-		{ 0, FPHINT_HC_SKIP_NOT_RAM, "0x9f000 + 8 KiB, into VGA 0xa0000: SKIP_NOT_RAM" },
+		{ 0, FPHINT_HC_SKIP_NOT_RAM, "the last page of RAM and the next: SKIP_NOT_RAM" },
 		{ 0, FPHINT_HC_SKIP_NOT_RAM, "BIOS ROM 0xfffff000: SKIP_NOT_RAM" },
 		{ 0, FPHINT_HC_SKIP_OVERLAP, "covers the report page: SKIP_OVERLAP" },
 	};
@@ -242,7 +242,7 @@ void kmain(u32 magic, u32 *mbi)
 	es[4] = entry(0xf0000, 1);
 	es[5] = entry(0xfee00000, 1);
 	es[6] = entry(RAM_END + 64 * MIB, 16);
-	es[7] = entry(0x9f000, 2);
+	es[7] = entry(RAM_END - 4096, 2);
 	es[8] = entry(0xfffff000, 1);
 	es[9] = entry(REPORT - 4096, 4);
 	fill(AREA_A, MIB, 0xa5);
