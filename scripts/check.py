@@ -898,6 +898,7 @@ def suite_static(accel, logdir):
     """No guest: what the uapi header feeds (ABI doc, netlink spec),
     checkpatch, fphintctl's own tests."""
     static_abi()
+    static_hypercall_abi()
     static_checkpatch()
     static_netlink_spec()
     static_cli_local()
@@ -923,6 +924,43 @@ def static_abi():
             wrong.append(name)
     report(tun and not wrong,
            f"static: ABI ranges and defaults match the uapi header{' (differ: ' + ', '.join(wrong) + ')' if wrong else ''}")
+
+
+def static_hypercall_abi():
+    """The report hypercall's ABI: QEMU's copy (qemu/patches/0003-*, added
+    lines of include/hw/virtio/fphint-hypercall.h) defines every constant of
+    the uapi header with the same value, and the feature bit agrees."""
+    def defines(text):
+        out = {}
+        for m in re.finditer(r"^#define\s+(KVM_HC_\w+|FPHINT_HC_\w+|VIRTIO_BALLOON_F_FPHINT_HYPERCALL)"
+                             r"\s+(\S.*?)\s*(?:/\*.*)?$", text, re.M):
+            val = re.sub(r"_AC\((\w+),\s*\w+\)", r"\1", m.group(2))
+            val = re.sub(r"(?<=[0-9a-fA-F])U?L{0,2}$", "", val)
+            try:
+                out[m.group(1)] = int(val, 0)
+            except ValueError:
+                pass        # function-like macros
+        return out
+    uapi = defines(open(os.path.join(vm.TOP, "kernel/include/uapi/linux/fphint_hypercall.h")).read())
+    patch = os.path.join(vm.TOP, "qemu/patches/0003-virtio-balloon-fphint-report-hypercall.patch")
+    added, cur = [], None
+    for line in open(patch).read().splitlines():
+        if line.startswith("+++ "):
+            cur = line[4:].split()[0]
+        elif line.startswith("+") and cur:
+            added.append((cur, line[1:]))
+    qemu = defines("\n".join(l for f, l in added if f.endswith("include/hw/virtio/fphint-hypercall.h")))
+    bit = defines("\n".join(l for f, l in added if f.endswith("standard-headers/linux/virtio_balloon.h")))
+    differ = sorted(k for k in uapi if qemu.get(k) != uapi[k])
+    report(len(uapi) >= 19 and not differ,
+           f"static: QEMU's copy of fphint_hypercall.h matches the uapi header ({len(uapi)} constants"
+           f"{', differ or missing: ' + ', '.join(differ) if differ else ''})")
+    report(uapi.get("KVM_HC_FPHINT_REPORT", 32) < 31,
+           f"static: KVM_HC_FPHINT_REPORT {uapi.get('KVM_HC_FPHINT_REPORT')} fits the int mask of "
+           "KVM_CHECK_EXTENSION(KVM_CAP_EXIT_HYPERCALL) (below 31)")
+    report(bit.get("VIRTIO_BALLOON_F_FPHINT_HYPERCALL") == 22,
+           f"static: QEMU offers the hypercall as virtio-balloon feature bit 22 "
+           f"({bit.get('VIRTIO_BALLOON_F_FPHINT_HYPERCALL')})")
 
 
 def static_checkpatch():
