@@ -3,7 +3,7 @@
  * fphint: the synchronous report hypercall (transport "hypercall").
  *
  * The one source of truth for the guest (mm/fphint/transport-hypercall.c),
- * the host (QEMU's hw/virtio/virtio-balloon.c, which carries a copy that
+ * the host (QEMU's include/hw/virtio/fphint-hypercall.h, a copy that
  * `check.py static` compares) and Documentation/ABI.
  *
  * Discovery: the guest may issue the call only once virtio-balloon has
