@@ -25,9 +25,16 @@
 
 Under KVM (not on our CI machines) ring 3 gets -KVM_EPERM from KVM itself
 whatever QEMU offers, and bit 22 depends on the host kernel
-(qemu/kvm/); those checks are skipped there.  Ring-0 calls through the
-guest's fphint transport come with its debugfs interface (issue 14,
-guest side).  About 2 minutes under TCG.
+(qemu/kvm/); those checks are skipped there.
+
+Not here yet: ring-0 calls from Linux.  The guest side of issue 14 (branch
+hc-guest: mm/fphint/transport-hypercall.c, virtio_balloon feature bit 22
+in kernel/patches/0005, debugfs hypercall_raw) will make them; once it is
+merged, a Linux guest with fphint-hypercall=on should negotiate bit 22
+(the features file check here becomes exact), report through the
+hypercall, and its bad-input sweep through hypercall_raw should see every
+error and outcome the ring-0 kernel sees, with the same counters.
+About 30 s under TCG.
 """
 import os
 import subprocess
