@@ -19,6 +19,10 @@
     zero; a full page of 512 entries; and the host counters agree with it
     to the byte.  Off: the instruction raises #UD.
 
+  * hotplug: a balloon with fphint-hypercall=on plugged into a running Linux
+    guest (no balloon at boot) and unplugged: ring-3 VMCALL goes #UD ->
+    -KVM_EPERM -> #UD (scenario-hypercall-hotplug), the translation cache
+    flushed at each change.
   * KVM routing: QEMU started paused under KVM with the property on offers
     bit 22 exactly when this host's KVM_CHECK_EXTENSION(KVM_CAP_EXIT_HYPERCALL)
     includes bit 30, and warns once when it does not (stock 6.1: mask 0x1000).
@@ -260,6 +264,49 @@ def ring0_run(logdir, vendor, model, insn, on, backing, mem_args):
                f"{hc['report_bytes_discarded']} + skipped/failed {skipped}")
 
 
+def hotplug(accel, logdir):
+    """A balloon with fphint-hypercall=on plugged into a running Linux guest
+    and unplugged again: ring-3 VMCALL goes from #UD to -KVM_EPERM and back
+    (the translation cache is flushed each time)."""
+    label = "hypercall-host: hotplug"
+    if accel == "kvm":
+        report(True, f"{label}: #UD -> -KVM_EPERM -> #UD", "KVM answers ring 3 itself")
+        return
+    states = lambda: [t.split()[1] for _, t in g.lines if t.startswith("@@HCSTATE ")]
+
+    def wait_state(n, timeout):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end and g.proc.poll() is None and len(states()) < n:
+            time.sleep(0.1)
+        return states()[n - 1] if len(states()) >= n else None
+    with open(os.path.join(logdir, "hypercall-host-hotplug.log"), "w") as log:
+        g = vm.Guest("hypercall-hotplug", accel, mem_mib=256, smp=1, profile="none", log=log,
+                     qmp=True, qga=True, qemu="patched")
+        g.start()
+        got = []
+        try:
+            got.append(wait_state(1, 300))
+            vm.qmp(g, "device_add", _args={"driver": "virtio-balloon-pci", "id": "balloon0",
+                                           "free-page-reporting": True, "fphint-hypercall": True})
+            got.append(wait_state(2, 60))
+            hc = counters(g)
+            vm.qmp(g, "device_del", id="balloon0")
+            got.append(wait_state(3, 60))
+            report(got == ["ud", "eperm", "ud"],
+                   f"{label}: ring-3 VMCALL #UD, then -KVM_EPERM once plugged, #UD again once "
+                   f"unplugged ({' -> '.join(str(s) for s in got)})")
+            report(hc is not None and hc.get("report_hypercalls_refused", 0) > 0
+                   and hc.get("report_hypercalls") == hc.get("report_hypercalls_refused"),
+                   f"{label}: the plugged balloon counted the calls as refused "
+                   f"({hc and hc.get('report_hypercalls_refused')} of {hc and hc.get('report_hypercalls')})")
+        except (OSError, RuntimeError, ValueError) as e:
+            report(False, f"{label}: {type(e).__name__}: {e} (states {got})")
+        finally:
+            release_guest(g)
+    report(g.seen("@@DONE rc=0"), f"{label}: guest ran to the end")
+    check_console(g, label)
+
+
 def suite_hypercall_host(accel, logdir):
     t0 = time.monotonic()
     if not os.access(vm.PATCHED_QEMU, os.X_OK):
@@ -308,4 +355,5 @@ def suite_hypercall_host(accel, logdir):
             log.close()
             report(g.seen("@@DONE rc=0"), f"{label}: guest ran to the end")
             check_console(g, label)
+    hotplug(accel, logdir)
     print(f"# hypercall-host: {time.monotonic() - t0:.0f} s")
