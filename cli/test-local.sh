@@ -138,6 +138,22 @@ fi
 expect 2 "Error: this QEMU cannot carry policy to the guest (no fphint-policy support; stock QEMU?): use --qga SOCK" \
 	"host --qmp set-policy on stock QEMU points to --qga" -- "$F" host --qmp "$TMP/stock.sock" set-policy default
 kill $FAKE; wait $FAKE 2>/dev/null
+fake 0001
+expect 0 "" "host --qmp stats on a QEMU with patch 0001 only" -- "$F" -j host --qmp "$TMP/0001.sock" stats
+if grep -q '"host_counters":true' "$TMP/out" && grep -q '"report_bytes_discarded":1071644672' "$TMP/out" &&
+	grep -q '"report_hypercalls":null' "$TMP/out" && grep -q '"report_bytes_skipped_invalid":null' "$TMP/out"; then
+	ok "0001 only: the hypercall counters null, the others there"
+else
+	not_ok "0001 only: the hypercall counters null, the others there" "$(cat "$TMP/out")"
+fi
+"$F" host --qmp "$TMP/0001.sock" export > "$TMP/out" 2>&1
+if grep -q '^fphint_host_report_discarded_bytes_total{vm=' "$TMP/out" &&
+	! grep -q '^fphint_host_report_hypercalls_total{' "$TMP/out" && ! grep -q 'reason="invalid"' "$TMP/out"; then
+	ok "0001 only: export has no sample for the counters QEMU lacks"
+else
+	not_ok "0001 only: export has no sample for the counters QEMU lacks" "$(head -n 5 "$TMP/out")"
+fi
+kill $FAKE; wait $FAKE 2>/dev/null
 fake ok
 expect 0 "" "host --qmp stats with counters" -- "$F" -j host --qmp "$TMP/ok.sock" stats
 if grep -q '"host_counters":true' "$TMP/out" && grep -q '"report_bytes_discarded":1071644672' "$TMP/out" &&
@@ -145,6 +161,11 @@ if grep -q '"host_counters":true' "$TMP/out" && grep -q '"report_bytes_discarded
 	ok "host counters printed under their snake_case keys"
 else
 	not_ok "host counters printed under their snake_case keys" "$(cat "$TMP/out")"
+fi
+if grep -q '"report_hypercalls":3' "$TMP/out" && grep -q '"report_hypercalls_refused":1' "$TMP/out"; then
+	ok "report hypercall counters printed (qemu/patches 0003)"
+else
+	not_ok "report hypercall counters printed (qemu/patches 0003)" "$(cat "$TMP/out")"
 fi
 profile hostp 'min_order = 3\nthrottle = none\n'
 expect 0 "" "host --qmp set-policy applied" -- "$F" -j host --qmp "$TMP/ok.sock" set-policy "$TMP/p/hostp.policy"

@@ -15,6 +15,7 @@ from checklib import (GIB, budget, burst_checks, check_console, curves, figures,
                       runtime_checks, tagged, tagged_line, tap_block, vm, wait_seen)
 from check_density import suite_density
 from check_fleet import suite_fleet
+from check_hypercall_host import suite_hypercall_host
 
 
 def suite_selftest(accel, logdir):
@@ -898,6 +899,7 @@ def suite_static(accel, logdir):
     """No guest: what the uapi header feeds (ABI doc, netlink spec),
     checkpatch, fphintctl's own tests."""
     static_abi()
+    static_hypercall_abi()
     static_checkpatch()
     static_netlink_spec()
     static_cli_local()
@@ -923,6 +925,43 @@ def static_abi():
             wrong.append(name)
     report(tun and not wrong,
            f"static: ABI ranges and defaults match the uapi header{' (differ: ' + ', '.join(wrong) + ')' if wrong else ''}")
+
+
+def static_hypercall_abi():
+    """The report hypercall's ABI: QEMU's copy (qemu/patches/0003-*, added
+    lines of include/hw/virtio/fphint-hypercall.h) defines every constant of
+    the uapi header with the same value, and the feature bit agrees."""
+    def defines(text):
+        out = {}
+        for m in re.finditer(r"^#define\s+(KVM_HC_\w+|FPHINT_HC_\w+|VIRTIO_BALLOON_F_FPHINT_HYPERCALL)"
+                             r"\s+(\S.*?)\s*(?:/\*.*)?$", text, re.M):
+            val = re.sub(r"_AC\((\w+),\s*\w+\)", r"\1", m.group(2))
+            val = re.sub(r"(?<=[0-9a-fA-F])U?L{0,2}$", "", val)
+            try:
+                out[m.group(1)] = int(val, 0)
+            except ValueError:
+                pass        # function-like macros
+        return out
+    uapi = defines(open(os.path.join(vm.TOP, "kernel/include/uapi/linux/fphint_hypercall.h")).read())
+    patch = os.path.join(vm.TOP, "qemu/patches/0003-virtio-balloon-fphint-report-hypercall.patch")
+    added, cur = [], None
+    for line in open(patch).read().splitlines():
+        if line.startswith("+++ "):
+            cur = line[4:].split()[0]
+        elif line.startswith("+") and cur:
+            added.append((cur, line[1:]))
+    qemu = defines("\n".join(l for f, l in added if f.endswith("include/hw/virtio/fphint-hypercall.h")))
+    bit = defines("\n".join(l for f, l in added if f.endswith("standard-headers/linux/virtio_balloon.h")))
+    differ = sorted(k for k in uapi if qemu.get(k) != uapi[k])
+    report(len(uapi) >= 19 and not differ,
+           f"static: QEMU's copy of fphint_hypercall.h matches the uapi header ({len(uapi)} constants"
+           f"{', differ or missing: ' + ', '.join(differ) if differ else ''})")
+    report(uapi.get("KVM_HC_FPHINT_REPORT", 32) < 31,
+           f"static: KVM_HC_FPHINT_REPORT {uapi.get('KVM_HC_FPHINT_REPORT')} fits the int mask of "
+           "KVM_CHECK_EXTENSION(KVM_CAP_EXIT_HYPERCALL) (below 31)")
+    report(bit.get("VIRTIO_BALLOON_F_FPHINT_HYPERCALL") == 22,
+           f"static: QEMU offers the hypercall as virtio-balloon feature bit 22 "
+           f"({bit.get('VIRTIO_BALLOON_F_FPHINT_HYPERCALL')})")
 
 
 def static_checkpatch():
@@ -976,6 +1015,7 @@ SUITES = [
     ("integrity", suite_integrity, "data integrity: pattern checker and stress-ng --verify, hinting aggressive"),
     ("peer", suite_peer, "the kernel's own mm selftests pass alike with hinting off and aggressive"),
     ("qemu", suite_qemu, "patched QEMU: host counters vs guest, host-set policy, migration; stock refuses"),
+    ("hypercall-host", suite_hypercall_host, "patched QEMU: the report hypercall from ring 0 (every outcome, errors, counters) and ring 3 (-KVM_EPERM; #UD when off), Intel and AMD models"),
     ("fleet", suite_fleet, "fphintctl host over many VMs: --qmp-dir, --libvirt (libvirtd), Prometheus export (promtool, node_exporter, --listen)"),
     ("e2e", suite_e2e, "1 GiB freed in a 2 GiB guest leaves QEMU RSS (>= 90 % in 10 s), stock and patched QEMU"),
     ("upstream", suite_upstream, "fphint.enabled=0: stock page_reporting still returns memory"),

@@ -5,6 +5,7 @@ tests (test-local.sh): fake-qmp.py SOCKET MODE [NAME], MODE one of
   ok       patched: counters; a policy is answered at once with errno 0
   refuse   patched: a policy is answered with errno 22 (EINVAL)
   silent   patched: a policy is never answered (guest without support)
+  0001     patched with qemu/patches 0001 only: no report hypercall counters
 query-name answers NAME (QEMU's -name) when given.  Serves connections
 until killed; the policy text set last is written to SOCKET.text."""
 import json
@@ -19,7 +20,10 @@ COUNTERS = {"report-reports": 48, "report-ranges": 1536, "report-bytes-requested
             "report-bytes-discarded": (1 << 30) - (2 << 20),
             "report-bytes-skipped-inhibited": 0, "report-bytes-skipped-poison": 0,
             "report-bytes-skipped-unaligned": 2 << 20, "report-bytes-skipped-not-ram": 0,
-            "report-bytes-failed": 0, "report-discard-ns": 123456789}
+            "report-bytes-failed": 0, "report-discard-ns": 123456789,
+            "report-bytes-skipped-invalid": 0, "report-hypercalls": 3,
+            "report-hypercalls-refused": 1}
+HC_COUNTERS = {"report-bytes-skipped-invalid", "report-hypercalls", "report-hypercalls-refused"}
 state = {"gen": 0, "ack": 0, "errno": 0}
 
 
@@ -43,7 +47,7 @@ def answer(cmd, a):
             return 2
         if prop == "guest-stats":
             return {"last-update": 1700000000, "stats": {"stat-total-memory": 2 << 30}}
-        if patched and prop in COUNTERS:
+        if patched and prop in COUNTERS and not (mode == "0001" and prop in HC_COUNTERS):
             return COUNTERS[prop]
         if patched and prop.startswith("fphint-policy-"):
             return {"fphint-policy-gen": state["gen"], "fphint-policy-ack-gen": state["ack"],
