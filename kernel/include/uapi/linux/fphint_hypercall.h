@@ -8,9 +8,10 @@
  *
  * Discovery: the guest may issue the call only once virtio-balloon has
  * negotiated VIRTIO_BALLOON_F_FPHINT_HYPERCALL (experimental device
- * feature bit 22, next to bit 23 of the host policy).  A host offers that bit only when it routes the call:
+ * feature bit 22, next to bit 23 of the host policy).  A host offers
+ * that bit only when it routes the call:
  * under TCG always, under KVM only once KVM_CAP_EXIT_HYPERCALL accepted
- * bit FPHINT_HC_REPORT of its mask.
+ * bit KVM_HC_FPHINT_REPORT of its mask.
  *
  * Call (kvm_hypercall3(), VMCALL or VMMCALL, CPL 0 only):
  *	nr   (RAX) = KVM_HC_FPHINT_REPORT
@@ -38,10 +39,12 @@
 #include <linux/const.h>
 
 /*
- * Below 32 so KVM_CAP_EXIT_HYPERCALL's u32 mask can name it; far above
- * the numbers upstream KVM hands out in order (12 is the last in 6.1).
+ * Below 31 so KVM_CAP_EXIT_HYPERCALL's mask can name it: the mask is a
+ * u64 in KVM_ENABLE_CAP, but KVM_CHECK_EXTENSION returns the valid mask as
+ * an int, where bit 31 would make it negative (an error).  Far above the
+ * numbers upstream KVM hands out in order (12 is the last in 6.1).
  */
-#define KVM_HC_FPHINT_REPORT		31
+#define KVM_HC_FPHINT_REPORT		30
 
 #define FPHINT_HC_ENTRIES_MAX		512	/* one 4 KiB page of entries */
 #define FPHINT_HC_PAGE_SHIFT		12	/* entries count 4 KiB pages */
