@@ -14,6 +14,7 @@ from checklib import (GIB, budget, burst_checks, check_console, curves, figures,
                       last_word, parse_tap, release_guest, report, results, run_tap,
                       runtime_checks, tagged, tagged_line, tap_block, vm, wait_seen)
 from check_fleet import suite_fleet
+from check_hypercall import suite_hypercall
 
 
 def suite_selftest(accel, logdir):
@@ -22,7 +23,7 @@ def suite_selftest(accel, logdir):
     report(g.seen("@@DONE"), "selftest: guest booted and ran to the end")
     seen = parse_tap(g)
     for want in ("kunit:fphint-selection", "kunit:fphint-throttle", "kunit:fphint-host-policy",
-                 "kunit:fphint-devices", "sysfs", "netlink", "storm"):
+                 "kunit:fphint-devices", "kunit:fphint-hypercall", "sysfs", "netlink", "storm"):
         report(want in seen, f"selftest: {want} results present")
     for _, text in g.lines:
         if text.startswith("@@STORM "):
@@ -976,6 +977,7 @@ SUITES = [
     ("peer", suite_peer, "the kernel's own mm selftests pass alike with hinting off and aggressive"),
     ("qemu", suite_qemu, "patched QEMU: host counters vs guest, host-set policy, migration; stock refuses"),
     ("fleet", suite_fleet, "fphintctl host over many VMs: --qmp-dir, --libvirt (libvirtd), Prometheus export (promtool, node_exporter, --listen)"),
+    ("hypercall", suite_hypercall, "transport hypercall: -ENODEV without bit 22 (stock QEMU); bad-input sweep and 640 MiB end to end on the patched QEMU"),
     ("e2e", suite_e2e, "1 GiB freed in a 2 GiB guest leaves QEMU RSS (>= 90 % in 10 s), stock and patched QEMU"),
     ("upstream", suite_upstream, "fphint.enabled=0: stock page_reporting still returns memory"),
     ("bench-quick", suite_bench_quick, "bench/run.py in quick mode: artefacts, schema, numbers present"),
