@@ -15,10 +15,10 @@
 
 #include <linux/debugfs.h>
 #include <linux/gfp.h>
+#include <linux/kvm_para.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
-#include <asm/kvm_para.h>
 #include <uapi/linux/fphint_hypercall.h>
 
 #include "fphint.h"
