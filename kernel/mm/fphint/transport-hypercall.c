@@ -122,8 +122,9 @@ void fphint_hc_outcomes(const __le64 *ent, const u16 *first, const u16 *last,
 /* The hypercall's return as an errno. */
 static int fphint_hc_errno(long ret)
 {
+	/* The host does not route the call (after all). */
 	if (ret == -KVM_ENOSYS)
-		return -ENOSYS;
+		return -EOPNOTSUPP;
 	if (ret < 0 && ret >= -MAX_ERRNO)
 		return ret;
 	return -EIO;
