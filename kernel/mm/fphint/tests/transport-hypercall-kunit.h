@@ -45,10 +45,10 @@ static void fphint_test_hc_merge(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, n, 2U);
 	KUNIT_EXPECT_EQ(test, le64_to_cpu(ent[0]), FPHINT_HC_ENTRY(base, 520));
 	KUNIT_EXPECT_EQ(test, le64_to_cpu(ent[1]), FPHINT_HC_ENTRY(base + 1024, 5));
-	KUNIT_EXPECT_EQ(test, first[0], 0);
-	KUNIT_EXPECT_EQ(test, last[0], 1);
-	KUNIT_EXPECT_EQ(test, first[1], 2);
-	KUNIT_EXPECT_EQ(test, last[1], 3);
+	KUNIT_EXPECT_EQ(test, (unsigned int)first[0], 0U);
+	KUNIT_EXPECT_EQ(test, (unsigned int)last[0], 1U);
+	KUNIT_EXPECT_EQ(test, (unsigned int)first[1], 2U);
+	KUNIT_EXPECT_EQ(test, (unsigned int)last[1], 3U);
 	KUNIT_EXPECT_EQ(test, FPHINT_HC_ENTRY_OUTCOME(le64_to_cpu(ent[0])),
 			(u64)FPHINT_HC_PENDING);
 	/* Done: nothing more. */
@@ -75,12 +75,12 @@ static void fphint_test_hc_split(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, le64_to_cpu(ent[1]), FPHINT_HC_ENTRY(base + 4096, 4096));
 	KUNIT_EXPECT_EQ(test, le64_to_cpu(ent[2]), FPHINT_HC_ENTRY(base + 8192, 4096));
 	KUNIT_EXPECT_EQ(test, FPHINT_HC_ENTRY_PAGES(le64_to_cpu(ent[0])), 4096ULL);
-	KUNIT_EXPECT_EQ(test, first[0], 0);
-	KUNIT_EXPECT_EQ(test, last[0], 0);
-	KUNIT_EXPECT_EQ(test, first[1], 0);
-	KUNIT_EXPECT_EQ(test, last[1], 1);
-	KUNIT_EXPECT_EQ(test, first[2], 2);
-	KUNIT_EXPECT_EQ(test, last[2], 2);
+	KUNIT_EXPECT_EQ(test, (unsigned int)first[0], 0U);
+	KUNIT_EXPECT_EQ(test, (unsigned int)last[0], 0U);
+	KUNIT_EXPECT_EQ(test, (unsigned int)first[1], 0U);
+	KUNIT_EXPECT_EQ(test, (unsigned int)last[1], 1U);
+	KUNIT_EXPECT_EQ(test, (unsigned int)first[2], 2U);
+	KUNIT_EXPECT_EQ(test, (unsigned int)last[2], 2U);
 }
 
 /* More entries than fit: several calls, each picking up where it stopped. */
@@ -155,11 +155,11 @@ static void fphint_test_hc_outcomes(struct kunit *test)
 		ent[1] = cpu_to_le64(FPHINT_HC_ENTRY(0x2000, 4096) | FPHINT_HC_DISCARDED);
 		ent[2] = cpu_to_le64(FPHINT_HC_ENTRY(0x3000, 1) | cases[i].host);
 		fphint_hc_outcomes(ent, first, last, 3, outcome, &discarded, &skipped);
-		KUNIT_EXPECT_EQ(test, outcome[0] == FPHINT_SG_DISCARDED, cases[i].discarded);
-		KUNIT_EXPECT_EQ(test, outcome[1] == FPHINT_SG_DISCARDED, cases[i].discarded);
+		KUNIT_EXPECT_EQ(test, (bool)(outcome[0] == FPHINT_SG_DISCARDED), cases[i].discarded);
+		KUNIT_EXPECT_EQ(test, (bool)(outcome[1] == FPHINT_SG_DISCARDED), cases[i].discarded);
 		/* Entry 1 was discarded, but range 2 also lies in entry 2. */
-		KUNIT_EXPECT_EQ(test, outcome[2] == FPHINT_SG_DISCARDED, cases[i].discarded);
-		KUNIT_EXPECT_EQ(test, outcome[3] == FPHINT_SG_DISCARDED, cases[i].discarded);
+		KUNIT_EXPECT_EQ(test, (bool)(outcome[2] == FPHINT_SG_DISCARDED), cases[i].discarded);
+		KUNIT_EXPECT_EQ(test, (bool)(outcome[3] == FPHINT_SG_DISCARDED), cases[i].discarded);
 		KUNIT_EXPECT_EQ(test, discarded + skipped, 16UL + 4096 + 1);
 		want = 4096;
 		if (cases[i].discarded)
