@@ -155,14 +155,23 @@ TEST(enodev_without_host)
 
 FIXTURE(hc) {
 	uint64_t calls;
+	const char *skip;
 };
+
+/* 6.1's harness runs the test after a SKIP in the setup: each test asks. */
+#define SKIP_UNLESS_OFFERED()						\
+	do {								\
+		if (self->skip)						\
+			SKIP(return, "%s", self->skip);			\
+	} while (0)
 
 FIXTURE_SETUP(hc)
 {
+	self->skip = NULL;
 	if (!offered())
-		SKIP(return, "the host does not offer the hypercall (no bit 22)");
-	if (access(RAW, F_OK))
-		SKIP(return, "no %s (CONFIG_FPHINT_FAULT_INJECTION)", RAW);
+		self->skip = "the host does not offer the hypercall (no bit 22)";
+	else if (access(RAW, F_OK))
+		self->skip = "no " RAW " (CONFIG_FPHINT_FAULT_INJECTION)";
 	self->calls = stat_u64("hypercalls");
 }
 
@@ -175,6 +184,8 @@ TEST_F(hc, bad_count_and_flags)
 {
 	static const uint64_t counts[] = { 0, FPHINT_HC_ENTRIES_MAX + 1, 1ULL << 32, ~0ULL };
 	struct hc_raw r;
+
+	SKIP_UNLESS_OFFERED();
 
 	for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
 		raw_init(&r);
@@ -207,6 +218,8 @@ TEST_F(hc, bad_report_page)
 	};
 	struct hc_raw r;
 
+	SKIP_UNLESS_OFFERED();
+
 	raw_init(&r);
 	r.alloc = 0;
 	r.page = RAW_UNALIGNED;
@@ -227,6 +240,8 @@ TEST_F(hc, bad_report_page)
 TEST_F(hc, bad_entries)
 {
 	struct hc_raw r;
+
+	SKIP_UNLESS_OFFERED();
 
 	/* Reserved bits, or an outcome the guest should have left pending. */
 	raw_init(&r);
@@ -269,6 +284,8 @@ TEST_F(hc, valid_entries)
 {
 	struct hc_raw r;
 
+	SKIP_UNLESS_OFFERED();
+
 	for (unsigned int order = 0; order <= 10; order += 3) {
 		raw_init(&r);
 		r.alloc = 0;
@@ -309,6 +326,8 @@ TEST_F(hc, memory_intact)
 			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	size_t words = bytes / sizeof(*buf), bad = 0;
 	struct hc_raw r;
+
+	SKIP_UNLESS_OFFERED();
 
 	ASSERT_NE(MAP_FAILED, buf);
 	for (size_t i = 0; i < words; i++)
