@@ -16,32 +16,39 @@
 
 const struct vm_field host_fields[HOST_COUNTERS_NR] = {
 	{ "report-reports", "report_reports", "fphint_host_reports_total", "counter", NULL,
-	  "Elements QEMU popped from the balloon's free page reporting queue." },
+	  "Elements QEMU popped from the balloon's free page reporting queue.", false },
 	{ "report-ranges", "report_ranges", "fphint_host_report_ranges_total", "counter", NULL,
-	  "Ranges (scatter-gather entries) in those elements." },
+	  "Ranges (scatter-gather entries) in those elements.", false },
 	{ "report-bytes-requested", "report_bytes_requested",
 	  "fphint_host_report_requested_bytes_total", "counter", NULL,
-	  "Bytes the guest reported free." },
+	  "Bytes the guest reported free.", false },
 	{ "report-bytes-discarded", "report_bytes_discarded",
 	  "fphint_host_report_discarded_bytes_total", "counter", NULL,
-	  "Reported bytes QEMU discarded (gave back to the host)." },
+	  "Reported bytes QEMU discarded (gave back to the host).", false },
 	{ "report-bytes-skipped-inhibited", "report_bytes_skipped_inhibited",
 	  "fphint_host_report_skipped_bytes_total", "counter", "inhibited",
 	  "Reported bytes QEMU kept, by reason: inhibited (VFIO, postcopy, snapshot), "
 	  "poison (non-zero poison value), unaligned (to the RAM block's page size), "
-	  "not_ram (outside guest RAM)." },
+	  "not_ram (outside guest RAM), invalid (malformed hypercall entries).", false },
 	{ "report-bytes-skipped-poison", "report_bytes_skipped_poison",
-	  "fphint_host_report_skipped_bytes_total", "counter", "poison", NULL },
+	  "fphint_host_report_skipped_bytes_total", "counter", "poison", NULL, false },
 	{ "report-bytes-skipped-unaligned", "report_bytes_skipped_unaligned",
-	  "fphint_host_report_skipped_bytes_total", "counter", "unaligned", NULL },
+	  "fphint_host_report_skipped_bytes_total", "counter", "unaligned", NULL, false },
 	{ "report-bytes-skipped-not-ram", "report_bytes_skipped_not_ram",
-	  "fphint_host_report_skipped_bytes_total", "counter", "not_ram", NULL },
+	  "fphint_host_report_skipped_bytes_total", "counter", "not_ram", NULL, false },
+	{ "report-bytes-skipped-invalid", "report_bytes_skipped_invalid",
+	  "fphint_host_report_skipped_bytes_total", "counter", "invalid", NULL, true },
 	{ "report-bytes-failed", "report_bytes_failed",
 	  "fphint_host_report_failed_bytes_total", "counter", NULL,
-	  "Reported bytes whose discard failed." },
+	  "Reported bytes whose discard failed.", false },
 	{ "report-discard-ns", "report_discard_ns",
 	  "fphint_host_report_discard_seconds_total", "counter", NULL,
-	  "Time QEMU spent discarding reported memory." },
+	  "Time QEMU spent discarding reported memory.", false },
+	{ "report-hypercalls", "report_hypercalls", "fphint_host_report_hypercalls_total",
+	  "counter", NULL, "Report hypercalls the guest made (fphint-hypercall=on).", true },
+	{ "report-hypercalls-refused", "report_hypercalls_refused",
+	  "fphint_host_report_hypercalls_refused_total", "counter", NULL,
+	  "Report hypercalls QEMU answered with an error (bad arguments, user space).", true },
 };
 
 /*
@@ -50,28 +57,28 @@ const struct vm_field host_fields[HOST_COUNTERS_NR] = {
  */
 const struct vm_field guest_fields[GUEST_STATS_NR] = {
 	{ "stat-free-memory", "guest_free_memory_bytes", "fphint_guest_free_memory_bytes",
-	  "gauge", NULL, "Memory the guest has free, from its balloon statistics." },
+	  "gauge", NULL, "Memory the guest has free, from its balloon statistics.", false },
 	{ "stat-available-memory", "guest_available_memory_bytes",
 	  "fphint_guest_available_memory_bytes", "gauge", NULL,
-	  "Memory available to the guest's applications without swapping." },
+	  "Memory available to the guest's applications without swapping.", false },
 	{ "stat-total-memory", "guest_total_memory_bytes", "fphint_guest_total_memory_bytes",
-	  "gauge", NULL, "Memory the guest's kernel manages." },
+	  "gauge", NULL, "Memory the guest's kernel manages.", false },
 	{ "stat-disk-caches", "guest_disk_caches_bytes", "fphint_guest_disk_caches_bytes",
-	  "gauge", NULL, "Memory the guest uses for its file cache." },
+	  "gauge", NULL, "Memory the guest uses for its file cache.", false },
 	{ "stat-swap-in", "guest_swap_in_bytes", "fphint_guest_swap_in_bytes_total",
-	  "counter", NULL, "Bytes the guest swapped in." },
+	  "counter", NULL, "Bytes the guest swapped in.", false },
 	{ "stat-swap-out", "guest_swap_out_bytes", "fphint_guest_swap_out_bytes_total",
-	  "counter", NULL, "Bytes the guest swapped out." },
+	  "counter", NULL, "Bytes the guest swapped out.", false },
 	{ "stat-major-faults", "guest_major_faults", "fphint_guest_major_faults_total",
-	  "counter", NULL, "Major page faults in the guest." },
+	  "counter", NULL, "Major page faults in the guest.", false },
 	{ "stat-minor-faults", "guest_minor_faults", "fphint_guest_minor_faults_total",
-	  "counter", NULL, "Minor page faults in the guest." },
+	  "counter", NULL, "Minor page faults in the guest.", false },
 	{ "stat-htlb-pgalloc", "guest_hugetlb_allocations",
 	  "fphint_guest_hugetlb_allocations_total", "counter", NULL,
-	  "Huge pages the guest allocated." },
+	  "Huge pages the guest allocated.", false },
 	{ "stat-htlb-pgfail", "guest_hugetlb_failures",
 	  "fphint_guest_hugetlb_allocation_failures_total", "counter", NULL,
-	  "Huge page allocations that failed in the guest." },
+	  "Huge page allocations that failed in the guest.", false },
 };
 
 /* Label values escape backslash, double quote and newline. */
@@ -166,6 +173,8 @@ static void table(FILE *f, const struct vm_field *t, size_t n, const struct vm_i
 
 			for (size_t r = i; r < family_end(t, n, i); r++) {
 				if (v->error[0] || !(host ? v->has_host : v->has_guest[r]))
+					continue;
+				if (host && v->host_missing[r])
 					continue;
 				sample(f, t[r].metric, v, t[r].label);
 				if (host && r == HOST_DISCARD_NS)

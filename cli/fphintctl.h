@@ -188,11 +188,12 @@ struct vm_field {
 	const char *type;	/* "counter" or "gauge" */
 	const char *label;	/* reason="..." of a family split by reason, or NULL */
 	const char *help;
+	bool optional;		/* host: a QEMU without it still has the others */
 };
 
-#define HOST_COUNTERS_NR	10
+#define HOST_COUNTERS_NR	13
 #define GUEST_STATS_NR		10
-#define HOST_DISCARD_NS		9	/* host_fields[] in nanoseconds */
+#define HOST_DISCARD_NS		10	/* host_fields[] in nanoseconds */
 extern const struct vm_field host_fields[HOST_COUNTERS_NR];
 extern const struct vm_field guest_fields[GUEST_STATS_NR];
 
@@ -215,6 +216,7 @@ struct vm_info {
 	uint64_t guest[GUEST_STATS_NR];
 	bool has_host;			/* the patched QEMU's report-* counters */
 	uint64_t host[HOST_COUNTERS_NR];
+	bool host_missing[HOST_COUNTERS_NR];	/* optional counter QEMU lacks */
 };
 
 void export_metrics(FILE *f, const struct vm_info *vms, int n);

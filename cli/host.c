@@ -452,9 +452,10 @@ static struct json_object *fresh_guest_stats(struct mon *m, const char *dev, lon
 /*
  * The patched QEMU's counters of the free page reporting queue
  * (qemu/patches, host_fields[]).  1 and all counters, 0 when this QEMU
- * has none (stock), -1 (reported) on error.
+ * has none (stock), -1 (reported) on error.  An optional counter (patch
+ * 0003's, a QEMU with 0001 only) that QEMU lacks is marked @missing.
  */
-static int get_host_counters(struct mon *m, const char *dev, uint64_t *val)
+static int get_host_counters(struct mon *m, const char *dev, uint64_t *val, bool *missing)
 {
 	for (size_t i = 0; i < HOST_COUNTERS_NR; i++) {
 		struct json_object *ret = NULL;
@@ -467,6 +468,10 @@ static int get_host_counters(struct mon *m, const char *dev, uint64_t *val)
 		if (r > 0) {
 			if (i == 0)
 				return 0;
+			if (host_fields[i].optional) {
+				missing[i] = true;
+				continue;
+			}
 			pr_err("QMP: qom-get %s: %s", host_fields[i].qemu, err);
 			return -1;
 		}
@@ -480,7 +485,7 @@ static void print_host_counters(const struct vm_info *v)
 {
 	print_kv_bool(PRINT_ANY, "host_counters", v->has_host);
 	for (size_t i = 0; i < HOST_COUNTERS_NR; i++) {
-		if (v->has_host)
+		if (v->has_host && !v->host_missing[i])
 			print_kv_uint(PRINT_ANY, host_fields[i].key, v->host[i]);
 		else
 			print_kv_null(PRINT_ANY, host_fields[i].key, "-");
@@ -817,7 +822,7 @@ static int vm_read(struct target *tg, struct vm_info *v, bool single, bool quiet
 		gs = fresh_guest_stats(&m, dev, &v->poll_s);
 		if (mon_exec(&m, "x-query-virtio-status", a, &status, err, sizeof(err)) < 0)
 			goto out;
-		have = get_host_counters(&m, dev, v->host);
+		have = get_host_counters(&m, dev, v->host, v->host_missing);
 		if (have < 0)
 			goto out;
 		v->has_host = have;

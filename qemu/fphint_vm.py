@@ -368,13 +368,14 @@ def qmp(g, cmd, _timeout=10, _args=None, **args):
 
 
 # The patched balloon's counters of the free page reporting queue
-# (qemu/patches/0001-*): QOM property names; qom-get on the PCI device
+# (qemu/patches/0001-*, the last three from 0003-*): QOM property names; qom-get on the PCI device
 # (balloon0) reads them through aliases.
 REPORT_COUNTERS = ["report-reports", "report-ranges", "report-bytes-requested",
                    "report-bytes-discarded", "report-bytes-skipped-inhibited",
                    "report-bytes-skipped-poison", "report-bytes-skipped-unaligned",
                    "report-bytes-skipped-not-ram", "report-bytes-failed",
-                   "report-discard-ns"]
+                   "report-discard-ns", "report-hypercalls", "report-hypercalls-refused",
+                   "report-bytes-skipped-invalid"]
 BALLOON = "/machine/peripheral/balloon0"
 
 

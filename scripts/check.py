@@ -15,6 +15,7 @@ from checklib import (GIB, budget, burst_checks, check_console, curves, figures,
                       runtime_checks, tagged, tagged_line, tap_block, vm, wait_seen)
 from check_fleet import suite_fleet
 from check_hypercall import suite_hypercall
+from check_hypercall_host import suite_hypercall_host
 
 
 def suite_selftest(accel, logdir):
@@ -976,6 +977,7 @@ SUITES = [
     ("integrity", suite_integrity, "data integrity: pattern checker and stress-ng --verify, hinting aggressive"),
     ("peer", suite_peer, "the kernel's own mm selftests pass alike with hinting off and aggressive"),
     ("qemu", suite_qemu, "patched QEMU: host counters vs guest, host-set policy, migration; stock refuses"),
+    ("hypercall-host", suite_hypercall_host, "patched QEMU: the report hypercall from ring 0 (every outcome, errors, counters) and ring 3 (-KVM_EPERM; #UD when off), Intel and AMD models"),
     ("fleet", suite_fleet, "fphintctl host over many VMs: --qmp-dir, --libvirt (libvirtd), Prometheus export (promtool, node_exporter, --listen)"),
     ("hypercall", suite_hypercall, "transport hypercall: -ENODEV without bit 22 (stock QEMU); bad-input sweep and 640 MiB end to end on the patched QEMU"),
     ("e2e", suite_e2e, "1 GiB freed in a 2 GiB guest leaves QEMU RSS (>= 90 % in 10 s), stock and patched QEMU"),

@@ -19,7 +19,9 @@ COUNTERS = {"report-reports": 48, "report-ranges": 1536, "report-bytes-requested
             "report-bytes-discarded": (1 << 30) - (2 << 20),
             "report-bytes-skipped-inhibited": 0, "report-bytes-skipped-poison": 0,
             "report-bytes-skipped-unaligned": 2 << 20, "report-bytes-skipped-not-ram": 0,
-            "report-bytes-failed": 0, "report-discard-ns": 123456789}
+            "report-bytes-failed": 0, "report-discard-ns": 123456789,
+            "report-bytes-skipped-invalid": 0, "report-hypercalls": 3,
+            "report-hypercalls-refused": 1}
 state = {"gen": 0, "ack": 0, "errno": 0}
 
 
