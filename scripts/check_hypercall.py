@@ -13,7 +13,8 @@ guest side, against what the host offers.
     >= 90 % within 10 s, the guest's hypercalls and host_discarded_pages
     must move and agree with the balloon's report-hypercalls and
     discarded bytes read over QMP while the guest holds still, nothing
-    may stay isolated, and the console must be clean.
+    may stay isolated, and the console must be clean; device_del of the
+    balloon then takes the guest back to transport null.
 
 Without a patched QEMU that has the property, that half is skipped.
 About 3 minutes under TCG (two boots of a 2 GiB guest).
@@ -98,6 +99,8 @@ def suite_hypercall(accel, logdir):
             for turn in ("before", "after"):
                 if wait_seen(g, f"@@HOST-TURN {turn}", 600):
                     host[turn] = read_host(g)
+            if wait_seen(g, "@@HOST-TURN unplug", 120):
+                vm.qmp(g, "device_del", id="balloon0")
         finally:
             g.wait(600)
     g.save_rss(os.path.join(logdir, "hypercall-patched-rss.csv"))
@@ -141,6 +144,8 @@ def suite_hypercall(accel, logdir):
         figures["transport hypercall, 640 MiB burst"] = (
             f"{gd['hypercalls']} calls, {gbytes >> 20} MiB discarded, host {calls} calls, "
             f"{disc >> 20} MiB")
+    report(cfg[-1:] == ["null"] and len(cfg) >= 3,
+           f"hypercall (patched QEMU): balloon unplugged while in use: back to null ({cfg})")
     last = g.stats()[-1][1] if g.stats() else {}
     report(last.get("isolated_now_pages") == 0,
            f"hypercall (patched QEMU): nothing isolated at the end ({last.get('isolated_now_pages')})")

@@ -288,6 +288,12 @@ bool __fphint_transport_offered(struct fphint_stage *s, bool offered)
 	return changed;
 }
 
+/* fphint_config_lock() held: is @s the transport the admin chose? */
+bool __fphint_transport_wanted(struct fphint_stage *s)
+{
+	return !strcmp(s->name, fphint_transport_want);
+}
+
 static void fphint_stage_op(bool (*op)(enum fphint_kind, struct fphint_stage *),
 			    enum fphint_kind kind, struct fphint_stage *s)
 {

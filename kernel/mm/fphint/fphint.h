@@ -254,6 +254,7 @@ bool fphint_owns_reporting(void);
 bool __fphint_register_stage(enum fphint_kind kind, struct fphint_stage *s);
 bool __fphint_unregister_stage(enum fphint_kind kind, struct fphint_stage *s);
 bool __fphint_transport_offered(struct fphint_stage *s, bool offered);
+bool __fphint_transport_wanted(struct fphint_stage *s);
 
 /*
  * Batch mechanics every selection uses (batch.c): isolate free blocks into

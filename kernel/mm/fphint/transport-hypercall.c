@@ -241,8 +241,11 @@ void fphint_hypercall_offer(void *owner, bool offered)
 	fphint_config_lock();
 	if (offered && !fphint_hc_owner) {
 		fphint_hc_owner = owner;
-		/* The admin chose it before: the pages now, or not at all. */
-		if (!fphint_hc_alloc())
+		/*
+		 * The admin chose it before (the device came back): its pages
+		 * now, or it stays unused.  Otherwise they wait for a select.
+		 */
+		if (__fphint_transport_wanted(s) && !fphint_hc_alloc())
 			changed = __fphint_transport_offered(s, true);
 		pr_info("transport %s offered by the host\n", s->name);
 	} else if (!offered && fphint_hc_owner == owner) {
