@@ -22,7 +22,8 @@ About 3 minutes under TCG (two boots of a 2 GiB guest).
 import os
 import subprocess
 
-from checklib import GIB, burst_checks, check_console, curves, figures, report, vm, wait_seen
+from checklib import (GIB, burst_checks, check_console, curves, figures, report, tagged, vm,
+                      wait_seen)
 
 PROFILE = "hypercall"
 vm.PROFILES[PROFILE] = ["-device", "virtio-balloon-pci,id=balloon0,free-page-reporting=on,"
@@ -150,6 +151,10 @@ def suite_hypercall(accel, logdir):
         figures["transport hypercall, 640 MiB burst"] = (
             f"{gd['hypercalls']} calls, {gbytes >> 20} MiB discarded, host {calls} calls, "
             f"{disc >> 20} MiB")
+    hf = tagged(g, "HCFAULT")
+    report(int(hf.get("errors", 0)) > 0 and hf.get("isolated") == "0",
+           f"hypercall (patched QEMU): every 2nd report failing: report_errors +{hf.get('errors')}, "
+           f"isolated_now_pages {hf.get('isolated')} after")
     report(cfg[-1:] == ["null"] and len(cfg) >= 3,
            f"hypercall (patched QEMU): balloon unplugged while in use: back to null ({cfg})")
     last = g.stats()[-1][1] if g.stats() else {}
