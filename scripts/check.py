@@ -15,6 +15,7 @@ from checklib import (GIB, budget, burst_checks, check_console, curves, figures,
                       runtime_checks, tagged, tagged_line, tap_block, vm, wait_seen)
 from check_density import suite_density
 from check_fleet import suite_fleet
+from check_hypercall import suite_hypercall
 from check_hypercall_host import suite_hypercall_host
 
 
@@ -24,7 +25,7 @@ def suite_selftest(accel, logdir):
     report(g.seen("@@DONE"), "selftest: guest booted and ran to the end")
     seen = parse_tap(g)
     for want in ("kunit:fphint-selection", "kunit:fphint-throttle", "kunit:fphint-host-policy",
-                 "kunit:fphint-devices", "sysfs", "netlink", "storm"):
+                 "kunit:fphint-devices", "kunit:fphint-hypercall", "sysfs", "netlink", "storm"):
         report(want in seen, f"selftest: {want} results present")
     for _, text in g.lines:
         if text.startswith("@@STORM "):
@@ -1017,6 +1018,7 @@ SUITES = [
     ("qemu", suite_qemu, "patched QEMU: host counters vs guest, host-set policy, migration; stock refuses"),
     ("hypercall-host", suite_hypercall_host, "patched QEMU: the report hypercall from ring 0 (every outcome, errors, counters) and ring 3 (-KVM_EPERM; #UD when off), Intel and AMD models"),
     ("fleet", suite_fleet, "fphintctl host over many VMs: --qmp-dir, --libvirt (libvirtd), Prometheus export (promtool, node_exporter, --listen)"),
+    ("hypercall", suite_hypercall, "transport hypercall: -ENODEV without bit 22 (stock QEMU); bad-input sweep and 640 MiB end to end on the patched QEMU"),
     ("e2e", suite_e2e, "1 GiB freed in a 2 GiB guest leaves QEMU RSS (>= 90 % in 10 s), stock and patched QEMU"),
     ("upstream", suite_upstream, "fphint.enabled=0: stock page_reporting still returns memory"),
     ("bench-quick", suite_bench_quick, "bench/run.py in quick mode: artefacts, schema, numbers present"),

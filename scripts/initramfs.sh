@@ -14,7 +14,8 @@ for a in $("$ROOT/bin/busybox" --list); do
 done
 install -m755 "$TOP/qemu/guest/init" "$ROOT/init"
 CFLAGS="-O2 -static -Wall -I$KPRISTINE/tools/testing/selftests -I$TOP/kernel/include/uapi"
-for prog in memhog fphint_hypercall_user fphint_sysfs_test fphint_netlink_test fphint_storm_test fphint_faults_test fphint_lowmem_test fphint_integrity_test; do
+for prog in memhog fphint_hypercall_user fphint_sysfs_test fphint_netlink_test fphint_storm_test \
+	    fphint_faults_test fphint_lowmem_test fphint_integrity_test fphint_hypercall_test; do
 	gcc $CFLAGS -o "$ROOT/tests/$prog" "$ST/$prog.c"
 done
 install -m755 "$ST"/scenario-* "$ROOT/tests/"

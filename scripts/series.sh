@@ -200,7 +200,21 @@ a device hands over "key=value" text, applied all or nothing like a sysfs
 write, unless the guest admin turned host_policy off.
 EOF
 
-add $F/fault.c; kconfig FPHINT FPHINT_FAULT_INJECTION; makefile
+add include/uapi/linux/fphint_hypercall.h $F/transport-hypercall.c
+kconfig FPHINT FPHINT_HYPERCALL; makefile
+commit <<'EOF'
+mm/fphint: transport hypercall
+
+A report through the virtio queue is acknowledged as a whole; the guest
+cannot tell what the host really discarded.  The synchronous report
+hypercall of include/uapi/linux/fphint_hypercall.h carries up to 512
+ranges in a per-CPU report page (one PTE-like word per range) and comes
+back with an outcome per range, so only what the host discarded is
+marked reported.  Always listed; selectable once a virtio-balloon
+device negotiates VIRTIO_BALLOON_F_FPHINT_HYPERCALL, -ENODEV before.
+EOF
+
+add $F/fault.c; kconfig FPHINT FPHINT_HYPERCALL FPHINT_FAULT_INJECTION; makefile
 commit <<'EOF'
 mm/fphint: fault injection
 
@@ -212,7 +226,7 @@ as the kernel's FAULT_INJECTION knobs are.
 EOF
 
 for t in "$K"/$F/tests/*-kunit.h; do add "$F/tests/$(basename "$t")"; done
-kconfig FPHINT FPHINT_KUNIT_TEST FPHINT_FAULT_INJECTION; makefile final
+kconfig FPHINT FPHINT_HYPERCALL FPHINT_KUNIT_TEST FPHINT_FAULT_INJECTION; makefile final
 cmp -s "$K/$F/Kconfig" "$REPO/$F/Kconfig" || die "the Kconfig split lost something"
 commit <<'EOF'
 mm/fphint: KUnit tests

@@ -531,7 +531,7 @@ TEST_F(fphint, switch_under_load)
 		{ FP "throttle", "watermark" }, { FP "transport", "null" },
 		{ FP "capture_batch", "16" }, { FP "capture_batch", "8192" },
 		{ FP "min_order", "0" }, { FP "min_order", "9" },
-		{ FP "report_batch", "1" }, { FP "report_batch", "256" },
+		{ FP "report_batch", "1" }, { FP "report_batch", "512" },
 		{ FP "enabled", "0" }, { FP "enabled", "1" },
 	};
 	pid_t pid = fork();

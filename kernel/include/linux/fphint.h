@@ -193,4 +193,23 @@ static inline int fphint_apply_host_policy(const char *text, size_t len)
 }
 #endif
 
+#ifdef CONFIG_FPHINT_HYPERCALL
+/**
+ * fphint_hypercall_offer - the host routes the report hypercall, or no more
+ * @owner: the device that negotiated it (the same pointer at remove)
+ * @offered: true at probe, false at remove
+ *
+ * virtio-balloon calls this when it negotiated
+ * VIRTIO_BALLOON_F_FPHINT_HYPERCALL: from then on the transport
+ * "hypercall" can be selected; when the device goes, a hypercall
+ * transport in use falls back to null.
+ *
+ * Context: process context, may sleep.
+ * Return: nothing.
+ */
+void fphint_hypercall_offer(void *owner, bool offered);
+#else
+static inline void fphint_hypercall_offer(void *owner, bool offered) { }
+#endif
+
 #endif /* _LINUX_FPHINT_H */

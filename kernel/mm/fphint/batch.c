@@ -98,11 +98,11 @@ static void fphint_mark_reported(struct fphint_pass *pass, struct zone *zone,
 }
 
 /*
- * Put back @pass's isolated ranges; zone->lock held.  @discarded: the host
- * has them, so they are marked PageReported and skipped until reused.
+ * Put back @pass's isolated ranges; zone->lock held.  The ranges the host
+ * discarded (pass->outcome[] FPHINT_SG_DISCARDED) are marked PageReported
+ * and skipped until reused; the others go back unmarked.
  */
-static void fphint_putback(struct fphint_pass *pass, struct zone *zone,
-			   bool discarded)
+static void fphint_putback(struct fphint_pass *pass, struct zone *zone)
 {
 	unsigned int i, order;
 
@@ -122,10 +122,12 @@ static void fphint_putback(struct fphint_pass *pass, struct zone *zone,
 		atomic_long_sub(end - start, &fphint_isolated_now);
 	}
 	/* Only now: a later range's put-back may merge into an earlier one. */
-	for (i = 0; discarded && i < pass->nents; i++) {
+	for (i = 0; i < pass->nents; i++) {
 		struct scatterlist *sg = &pass->sgl[i];
 		unsigned long start = page_to_pfn(sg_page(sg));
 
+		if (pass->outcome[i] != FPHINT_SG_DISCARDED)
+			continue;
 		fphint_mark_reported(pass, zone, start,
 				     start + (sg->length >> PAGE_SHIFT));
 	}
@@ -165,9 +167,10 @@ static bool fphint_extend_last(struct fphint_pass *pass, unsigned long pfn,
 /*
  * Report the isolated batch with zone->lock dropped, then put it back.
  * Enters and leaves with zone->lock held.  Every isolated block goes back,
- * whatever the transport says; it is marked PageReported only when a host
- * took the report and (where checked) really discarded it, so that a
- * later pass, or a later transport, still finds the rest.
+ * whatever the transport says; a range is marked PageReported only when a
+ * host took the report and really discarded it (as the transport says per
+ * range, or as the canary check finds), so that a later pass, or a later
+ * transport, still finds the rest.
  */
 static void fphint_flush(struct fphint_pass *pass, struct zone *zone)
 {
@@ -175,7 +178,7 @@ static void fphint_flush(struct fphint_pass *pass, struct zone *zone)
 	struct page *canary = NULL;
 	unsigned long pages = 0;
 	unsigned int i, late_ms;
-	bool discarded = false;
+	bool kept = false;
 	u32 seq;
 	int err;
 
@@ -188,27 +191,32 @@ static void fphint_flush(struct fphint_pass *pass, struct zone *zone)
 	sg_mark_end(&pass->sgl[pass->nents - 1]);
 	/* One sequence of reports picks both injected faults and canaries. */
 	seq = ++fphint_report_seq;
+	memset(pass->outcome, FPHINT_SG_KEPT, pass->nents);
 	err = fphint_fault_inject(seq, &late_ms);
 	if (!err) {
 		/* The batch is isolated: these pages are ours until put back. */
-		canary = fphint_hostcheck_prepare(t, pass, seq);
-		err = t->report(t, pass->sgl, pass->nents);
+		if (!t->exact)
+			canary = fphint_hostcheck_prepare(t, pass, seq);
+		err = t->report(t, pass->sgl, pass->nents, pass->outcome);
 	}
 	if (late_ms)
 		msleep(late_ms);
 	sg_unmark_end(&pass->sgl[pass->nents - 1]);
 
 	if (err) {
+		/* Whatever a transport said of some ranges: all go back unmarked. */
+		memset(pass->outcome, FPHINT_SG_KEPT, pass->nents);
 		fphint_count(FPHINT_STAT_REPORT_ERRORS, 1);
 		pr_warn_ratelimited("%s: report of %u ranges failed: %d\n",
 				    t->stage.name, pass->nents, err);
 		/* Percpu capture has forgotten these regions: find them again. */
 		fphint_capture_rescan();
 	} else {
-		discarded = t->to_host;
-		if (canary)
-			discarded = fphint_hostcheck_verdict(t, canary);
-		if (!discarded)
+		if (!t->to_host || (canary && !fphint_hostcheck_verdict(t, canary)))
+			memset(pass->outcome, FPHINT_SG_KEPT, pass->nents);
+		for (i = 0; i < pass->nents; i++)
+			kept |= pass->outcome[i] != FPHINT_SG_DISCARDED;
+		if (kept)
 			fphint_note_unsent();
 		fphint_count(FPHINT_STAT_REPORTS, 1);
 		fphint_count(FPHINT_STAT_REPORTED_PAGES, pages);
@@ -221,7 +229,7 @@ static void fphint_flush(struct fphint_pass *pass, struct zone *zone)
 	}
 
 	spin_lock_irq(&zone->lock);
-	fphint_putback(pass, zone, discarded);
+	fphint_putback(pass, zone);
 }
 
 /* Ask the throttle; waits happen here, without locks. */

@@ -262,6 +262,38 @@ bool __fphint_unregister_stage(enum fphint_kind kind, struct fphint_stage *s)
 	return changed;
 }
 
+/*
+ * fphint_config_lock() held: a transport that is always listed
+ * (hypercall) became usable, or stopped being.  Usable again, it becomes
+ * current if it is the one the admin chose; unusable, a current one
+ * falls back to the first transport (null), like a device that goes away.
+ * True when the current transport changed.
+ */
+bool __fphint_transport_offered(struct fphint_stage *s, bool offered)
+{
+	enum fphint_kind kind = FPHINT_KIND_TRANSPORT;
+	bool changed = false;
+
+	mutex_lock(&fphint_stage_mutex);
+	if (offered && fphint_cur[kind] != s &&
+	    !strcmp(s->name, fphint_transport_want)) {
+		fphint_make_current(kind, s);
+		changed = true;
+	} else if (!offered && fphint_cur[kind] == s) {
+		fphint_make_current(kind, list_first_entry(&fphint_stages[kind],
+							   struct fphint_stage, node));
+		changed = true;
+	}
+	mutex_unlock(&fphint_stage_mutex);
+	return changed;
+}
+
+/* fphint_config_lock() held: is @s the transport the admin chose? */
+bool __fphint_transport_wanted(struct fphint_stage *s)
+{
+	return !strcmp(s->name, fphint_transport_want);
+}
+
 static void fphint_stage_op(bool (*op)(enum fphint_kind, struct fphint_stage *),
 			    enum fphint_kind kind, struct fphint_stage *s)
 {
@@ -463,6 +495,17 @@ int fphint_apply(struct fphint_config *cfg)
 		if (!s[i]) {
 			cfg->bad_stage = i;
 			err = -EINVAL;
+			goto out;
+		}
+	}
+	/* A transport the host may not offer (hypercall): -ENODEV. */
+	i = FPHINT_KIND_TRANSPORT;
+	if (s[i] && s[i] != fphint_cur[i]) {
+		struct fphint_transport *t = container_of(s[i], struct fphint_transport, stage);
+
+		err = t->select ? t->select(t) : 0;
+		if (err) {
+			cfg->bad_stage = i;
 			goto out;
 		}
 	}

@@ -23,7 +23,7 @@
 #include <linux/sizes.h>
 
 /* Largest report the framework builds; a transport may take fewer. */
-#define FPHINT_REPORT_BATCH_MAX		256
+#define FPHINT_REPORT_BATCH_MAX		512
 
 /**
  * struct fphint_stage - a named, registered implementation of one stage
@@ -84,24 +84,40 @@ struct fphint_selection_ops {
  * @capacity: most ranges one report may carry
  * @report: hand @nents ranges at @sgl to the host and wait until it is done
  *	with them.  Called without locks (fphint_mutex held); may sleep.
- *	Return: 0 when the host had them, else a negative errno (the batch
- *	goes back unreported).
+ *	@outcome[i] is FPHINT_SG_KEPT for every range on entry; a transport
+ *	sets FPHINT_SG_DISCARDED on the ranges the host discarded (all of
+ *	them, for a device that only acknowledges).  Return: 0 when the host
+ *	had them, else a negative errno (the batch goes back unreported).
  * @prdev: the page_reporting device behind a device transport, or NULL
  * @to_host: ranges reach a host that should discard them (not null)
  * @take_over: optional; fphint is enabled for the first time
  *	(fphint_mutex held): stop sharing the device with stock
  *	page_reporting, from here on fphint owns PageReported.
+ * @select: optional; the admin selects the transport (fphint_mutex held,
+ *	may allocate with GFP_KERNEL).  Return: 0, or -ENODEV when the host
+ *	does not offer it, -ENOMEM; nothing changes on error.
+ * @exact: @report says per range what the host did, so the canary host
+ *	check (hostcheck.c) is not needed.
  *
- * Implementations: transport-null.c, transport-virtio.c.
+ * Implementations: transport-null.c, transport-virtio.c,
+ * transport-hypercall.c.
  */
 struct fphint_transport {
 	struct fphint_stage stage;
 	unsigned int capacity;
 	int (*report)(struct fphint_transport *t, struct scatterlist *sgl,
-		      unsigned int nents);
+		      unsigned int nents, u8 *outcome);
 	struct page_reporting_dev_info *prdev;
 	bool to_host;
 	void (*take_over)(struct fphint_transport *t);
+	int (*select)(struct fphint_transport *t);
+	bool exact;
+};
+
+/* What became of one range of a report (struct fphint_pass's outcome[]). */
+enum {
+	FPHINT_SG_KEPT,		/* put back unmarked: a later pass may retry */
+	FPHINT_SG_DISCARDED,	/* the host discarded it: marked PageReported */
 };
 
 /**
@@ -129,6 +145,7 @@ struct fphint_throttle_ops {
 /* One worker pass; only the worker touches it. */
 struct fphint_pass {
 	struct scatterlist sgl[FPHINT_REPORT_BATCH_MAX];
+	u8 outcome[FPHINT_REPORT_BATCH_MAX];	/* FPHINT_SG_*, per range */
 	unsigned int nents;		/* isolated, not yet reported */
 	unsigned long bytes;		/* in those nents ranges */
 	unsigned long bytes_max;	/* report when a batch holds this much */
@@ -236,6 +253,8 @@ void fphint_note_unsent(void);
 bool fphint_owns_reporting(void);
 bool __fphint_register_stage(enum fphint_kind kind, struct fphint_stage *s);
 bool __fphint_unregister_stage(enum fphint_kind kind, struct fphint_stage *s);
+bool __fphint_transport_offered(struct fphint_stage *s, bool offered);
+bool __fphint_transport_wanted(struct fphint_stage *s);
 
 /*
  * Batch mechanics every selection uses (batch.c): isolate free blocks into
@@ -337,6 +356,14 @@ static inline int fphint_fault_init_step(unsigned int step)
 static inline void fphint_fault_debugfs(void) { }
 #endif
 
+/* The raw report hypercall in debugfs, for the bad-input sweep. */
+struct dentry;
+#if defined(CONFIG_FPHINT_FAULT_INJECTION) && defined(CONFIG_FPHINT_HYPERCALL)
+void fphint_hc_debugfs(struct dentry *dir);
+#else
+static inline void fphint_hc_debugfs(struct dentry *dir) { }
+#endif
+
 /*
  * Stages register themselves (postcore_initcall, before fphint_init()); the
  * first of each kind in link order (Makefile) is the default.
@@ -351,5 +378,21 @@ static inline void fphint_fault_debugfs(void) { }
 	}								\
 	postcore_initcall(ops##_register)
 int fphint_sysfs_init(void);
+
+/*
+ * Transport hypercall (transport-hypercall.c): a report becomes report
+ * page entries, pure so that KUnit can drive it.  A position in a batch:
+ * range @sg, @done pages of it already in entries.
+ */
+struct fphint_hc_pos {
+	unsigned int sg;
+	unsigned long done;
+};
+unsigned int fphint_hc_fill(struct scatterlist *sgl, unsigned int nents,
+			    struct fphint_hc_pos *pos, __le64 *ent,
+			    u16 *first, u16 *last, unsigned int max);
+void fphint_hc_outcomes(const __le64 *ent, const u16 *first, const u16 *last,
+			unsigned int n, u8 *outcome, unsigned long *discarded,
+			unsigned long *skipped);
 
 #endif /* _MM_FPHINT_FPHINT_H */

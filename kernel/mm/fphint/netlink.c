@@ -275,7 +275,13 @@ static int fphint_nl_set_doit(struct sk_buff *skb, struct genl_info *info)
 	}
 
 	err = fphint_apply(&cfg);
-	if (err && cfg.bad_stage >= 0) {
+	if (err == -ENODEV && cfg.bad_stage == FPHINT_KIND_TRANSPORT) {
+		fphint_nl_err(extack, attrs[FPHINT_A_TRANSPORT],
+			      "transport: not offered by the host");
+	} else if (err == -ENOMEM && cfg.bad_stage == FPHINT_KIND_TRANSPORT) {
+		fphint_nl_err(extack, attrs[FPHINT_A_TRANSPORT],
+			      "transport: no memory for its report pages");
+	} else if (err && cfg.bad_stage >= 0) {
 		static const char * const msg[FPHINT_KIND_NR] = {
 			[FPHINT_KIND_CAPTURE] = "capture: no such stage",
 			[FPHINT_KIND_SELECTION] = "selection: no such stage",

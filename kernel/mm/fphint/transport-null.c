@@ -10,7 +10,8 @@
 #include "fphint.h"
 
 static int fphint_null_report(struct fphint_transport *t,
-			      struct scatterlist *sgl, unsigned int nents)
+			      struct scatterlist *sgl, unsigned int nents,
+			      u8 *outcome)
 {
 	return 0;
 }

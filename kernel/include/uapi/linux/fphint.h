@@ -15,6 +15,7 @@
 #define FPHINT_SELECTION_FIFO		"fifo"
 #define FPHINT_TRANSPORT_VIRTIO		"virtio"
 #define FPHINT_TRANSPORT_NULL		"null"
+#define FPHINT_TRANSPORT_HYPERCALL	"hypercall"
 #define FPHINT_THROTTLE_WATERMARK	"watermark"
 #define FPHINT_THROTTLE_RATELIMIT	"ratelimit"
 #define FPHINT_THROTTLE_NONE		"none"
@@ -60,7 +61,7 @@
 #define FPHINT_TUNABLES(X) __FPHINT_LIST(				\
 	X(CAPTURE_BATCH,   capture_batch,   2048, 16, 8192)		\
 	X(MIN_ORDER,       min_order,       2,    0,  10)		\
-	X(REPORT_BATCH,    report_batch,    32,   1,  256)		\
+	X(REPORT_BATCH,    report_batch,    32,   1,  512)		\
 	X(REPORT_DELAY_MS, report_delay_ms, 100,  0,  60000)		\
 	X(LOW_MEM_PCT,     low_mem_pct,     5,    0,  90)		\
 	X(RATELIMIT_MIB_S, ratelimit_mib_s, 1024, 1,  1048576)		\
@@ -95,6 +96,9 @@ enum fphint_tunable {
 	X(PASSES,		passes)					\
 	X(HOST_CHECKS,		host_checks)				\
 	X(HOST_SKIPPED,		host_skipped)				\
+	X(HYPERCALLS,		hypercalls)				\
+	X(HOST_DISCARDED_PAGES,	host_discarded_pages)			\
+	X(HOST_SKIPPED_PAGES,	host_skipped_pages)			\
 )
 
 enum fphint_stat {
