@@ -49,6 +49,9 @@ PATCHED_QEMU = os.path.join(BUILD, "qemu", "qemu-system-x86_64")
 FIRMWARE_DIRS = ["/usr/share/qemu", "/usr/share/seabios", "/usr/lib/ipxe/qemu"]
 # The balloon of the "policy" profile offers the patched device's
 # experimental fphint-policy feature (bit 23).
+# The report hypercall (qemu/patches/0003): the patched QEMU only.
+PROFILES["hypercall"] = ["-device", "virtio-balloon-pci,id=balloon0,free-page-reporting=on,"
+                         "fphint-hypercall=on"]
 PROFILES["policy"] = ["-device", "virtio-balloon-pci,id=balloon0,free-page-reporting=on,"
                       "fphint-policy=on"]
 

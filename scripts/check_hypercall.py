@@ -27,9 +27,7 @@ import subprocess
 from checklib import (GIB, burst_checks, check_console, curves, figures, report, tagged, vm,
                       wait_seen)
 
-PROFILE = "hypercall"
-vm.PROFILES[PROFILE] = ["-device", "virtio-balloon-pci,id=balloon0,free-page-reporting=on,"
-                        "fphint-hypercall=on"]
+PROFILE = "hypercall"  # vm.PROFILES: the balloon with fphint-hypercall=on
 # The patched balloon's counters of the call (QOM, read on balloon0).
 HC_CALLS = "report-hypercalls"
 # Discards through the call count in the queue's counters too (0003-*).
