@@ -22,6 +22,8 @@
 #include <linux/types.h>
 #include <linux/fphint_hypercall.h>
 
+#include "fphint_hc_insn.h"
+
 typedef unsigned int u32;
 typedef unsigned long long u64;
 
@@ -93,7 +95,8 @@ static void puti(int v)
 static int vmm;
 static int n_test, n_fail;
 
-static void ok(int cond, const char *what, int got)
+/* A TAP line up to its description: "[not ]ok N - WHAT". */
+static void tap(int cond, const char *what)
 {
 	n_test++;
 	if (!cond) {
@@ -104,6 +107,11 @@ static void ok(int cond, const char *what, int got)
 	putu(n_test);
 	puts_(" - ");
 	puts_(what);
+}
+
+static void ok(int cond, const char *what, int got)
+{
+	tap(cond, what);
 	puts_(" (got ");
 	puti(got);
 	puts_(")\n");
@@ -113,12 +121,7 @@ static int hypercall(u32 nr, u32 a0, u32 a1, u32 a2)
 {
 	int ret;
 
-	if (vmm)
-		asm volatile(".byte 0x0f, 0x01, 0xd9"
-			     : "=a"(ret) : "a"(nr), "b"(a0), "c"(a1), "d"(a2) : "memory");
-	else
-		asm volatile(".byte 0x0f, 0x01, 0xc1"
-			     : "=a"(ret) : "a"(nr), "b"(a0), "c"(a1), "d"(a2) : "memory");
+	FPHINT_HC_CALL(vmm, ret, nr, a0, a1, a2);
 	return ret;
 }
 
@@ -141,15 +144,7 @@ static const char *outcome_name(int o)
 /* an outcome check: "WHAT: NAME (got N)" */
 static void ok_outcome(int got, int want, int cond, const char *what)
 {
-	n_test++;
-	if (!(cond && got == want)) {
-		n_fail++;
-		puts_("not ");
-	}
-	puts_("ok ");
-	putu(n_test);
-	puts_(" - ");
-	puts_(what);
+	tap(cond && got == want, what);
 	puts_(": ");
 	puts_(outcome_name(want));
 	puts_(" (got ");
@@ -159,11 +154,7 @@ static void ok_outcome(int got, int want, int cond, const char *what)
 
 static void skip(const char *what, const char *why)
 {
-	n_test++;
-	puts_("ok ");
-	putu(n_test);
-	puts_(" - ");
-	puts_(what);
+	tap(1, what);
 	puts_(" # SKIP ");
 	puts_(why);
 	puts_("\n");

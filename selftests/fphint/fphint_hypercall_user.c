@@ -24,6 +24,8 @@
 #include <linux/types.h>
 #include <linux/fphint_hypercall.h>
 
+#include "fphint_hc_insn.h"
+
 static sigjmp_buf env;
 
 static void on_sigill(int sig)
@@ -35,12 +37,7 @@ static long hypercall(int vmm, long nr, long a0, long a1, long a2)
 {
 	long ret;
 
-	if (vmm)
-		asm volatile(".byte 0x0f, 0x01, 0xd9"
-			     : "=a"(ret) : "a"(nr), "b"(a0), "c"(a1), "d"(a2) : "memory");
-	else
-		asm volatile(".byte 0x0f, 0x01, 0xc1"
-			     : "=a"(ret) : "a"(nr), "b"(a0), "c"(a1), "d"(a2) : "memory");
+	FPHINT_HC_CALL(vmm, ret, nr, a0, a1, a2);
 	return ret;
 }
 
