@@ -200,7 +200,7 @@ def table(results, accel):
         exits = b.get("hypercalls") if CONFIGS.get(c, ("", "", ""))[2] == "hypercall" else b.get("reports")
         if exits is not None and b.get("reported_bytes"):
             rpg = exits / (b["reported_bytes"] / GIB)
-        if b.get("qemu_cpu_s") is not None and b.get("returned_gib"):
+        if b.get("qemu_cpu_s") is not None and (b.get("returned_gib") or 0) > 0.05:
             cpg = b["qemu_cpu_s"] / b["returned_gib"]
         lines.append("| " + " | ".join([
             c, fmt(b.get("t50_s"), " s"), fmt(b.get("t90_s"), " s"), fmt(b.get("t95_s"), " s"),
