@@ -76,7 +76,7 @@ checkpatch:
 	@scripts/checkpatch.sh
 
 clean:
-	rm -rf build/series build/series-git build/series-am build/series-out build/kernel-out build/bench build/debug build/initramfs build/initrd.gz build/initrd-*.gz build/layer-* build/logs build/bench-quick
+	rm -rf build/kvm-src build/kvm-out build/density-quick build/series build/series-git build/series-am build/series-out build/kernel-out build/bench build/debug build/initramfs build/initrd.gz build/initrd-*.gz build/layer-* build/logs build/bench-quick
 
 distclean:
 	rm -rf build

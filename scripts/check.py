@@ -16,7 +16,7 @@ from checklib import (GIB, budget, burst_checks, check_console, curves, figures,
 from check_density import suite_density
 from check_fleet import suite_fleet
 from check_hypercall import suite_hypercall
-from check_hypercall_host import suite_hypercall_host
+from check_hypercall_host import suite_hypercall_host, suite_kvm_host
 
 
 def suite_selftest(accel, logdir):
@@ -1017,6 +1017,7 @@ SUITES = [
     ("peer", suite_peer, "the kernel's own mm selftests pass alike with hinting off and aggressive"),
     ("qemu", suite_qemu, "patched QEMU: host counters vs guest, host-set policy, migration; stock refuses"),
     ("hypercall-host", suite_hypercall_host, "patched QEMU: the report hypercall from ring 0 (every outcome, errors, counters) and ring 3 (-KVM_EPERM; #UD when off), Intel and AMD models"),
+    ("kvm-host", suite_kvm_host, "no guest: qemu/kvm's host kernel patch applies to 6.1 and arch/x86/kvm builds with it, warning-free"),
     ("fleet", suite_fleet, "fphintctl host over many VMs: --qmp-dir, --libvirt (libvirtd), Prometheus export (promtool, node_exporter, --listen)"),
     ("hypercall", suite_hypercall, "transport hypercall: -ENODEV without bit 22 (stock QEMU); bad-input sweep and 640 MiB end to end on the patched QEMU"),
     ("e2e", suite_e2e, "1 GiB freed in a 2 GiB guest leaves QEMU RSS (>= 90 % in 10 s), stock and patched QEMU"),

@@ -356,3 +356,32 @@ def suite_hypercall_host(accel, logdir):
             check_console(g, label)
     hotplug(accel, logdir)
     print(f"# hypercall-host: {time.monotonic() - t0:.0f} s")
+
+
+def suite_kvm_host(accel, logdir):
+    """qemu/kvm/*.patch, the host kernel side: it applies to Debian's 6.1
+    source and the KVM object it touches builds without a warning
+    (scripts/kvm-host-check.sh; x86_64_defconfig + KVM Intel and AMD,
+    ccache); its hypercall number is the uapi header's.  Nothing runs a
+    host kernel here: qemu/kvm/README.md says how to on a real KVM host."""
+    import re
+    with open(os.path.join(logdir, "kvm-host.log"), "w") as log:
+        r = subprocess.run([os.path.join(vm.TOP, "scripts", "kvm-host-check.sh")],
+                           stdout=subprocess.PIPE, stderr=log, text=True)
+        log.write(r.stdout)
+    built = re.findall(r"kvm-host: (\S+) builds, (\d+) warnings", r.stdout)
+    report(r.returncode == 0 and bool(built),
+           f"kvm-host: qemu/kvm patches apply to 6.1 and build ({', '.join(o for o, _ in built) or 'nothing built'}, "
+           f"rc {r.returncode}; log kvm-host.log)")
+    for obj, warnings in built:
+        report(warnings == "0", f"kvm-host: {obj} builds without a warning ({warnings})")
+    uapi = open(os.path.join(vm.TOP, "kernel/include/uapi/linux/fphint_hypercall.h")).read()
+    want = re.search(r"#define KVM_HC_FPHINT_REPORT\s+(\d+)", uapi)
+    got = set()
+    kdir = os.path.join(vm.TOP, "qemu", "kvm")
+    for fn in sorted(os.listdir(kdir)):
+        if fn.endswith(".patch"):
+            got |= set(re.findall(r"#define KVM_HC_FPHINT_REPORT\s+(\d+)", open(os.path.join(kdir, fn)).read()))
+    report(want is not None and got == {want.group(1)},
+           f"kvm-host: the patch's KVM_HC_FPHINT_REPORT ({', '.join(sorted(got)) or 'none'}) is the uapi "
+           f"header's ({want.group(1) if want else 'none'})")
