@@ -24,7 +24,6 @@ make check: it shows the harness works, never read figures from it.
 import bisect
 import json
 import os
-import subprocess
 import sys
 import time
 
@@ -159,20 +158,10 @@ def table(results, accel, host_gib):
 
 
 def plot(curves):
-    dat = os.path.join(OUT, "density.dat")
-    with open(dat, "w") as f:
-        for cfg, pts in curves.items():
-            f.write(f'"{cfg}"\n')
-            for t, b in pts:
-                f.write(f"{t:.2f} {b / GIB:.3f}\n")
-            f.write("\n\n")
-    script = (f'set terminal pngcairo size 900,500; set output "{OUT}/density.png";'
-              f'set title "{K} guests of 2 GiB: summed QEMU RSS"; '
-              'set xlabel "seconds"; set ylabel "GiB"; set key top right; set grid;'
-              f'plot for [i=0:{len(curves) - 1}] "{dat}" index i using 1:2 with lines lw 2 '
-              'title columnheader(1)')
-    subprocess.run(["gnuplot", "-e", script], check=False)
-    os.unlink(dat)
+    bench.plot_lines(os.path.join(OUT, "density.png"),
+                     {cfg: [(t, b / GIB) for t, b in pts] for cfg, pts in curves.items()},
+                     f'set title "{K} guests of 2 GiB: summed QEMU RSS"; '
+                     'set xlabel "seconds"; set ylabel "GiB"; set key top right')
 
 
 def main():

@@ -218,24 +218,31 @@ def table(results, accel):
     return "\n".join(lines) + "\n"
 
 
+def plot_lines(png, series, settings):
+    """One PNG (gnuplot) of named series {name: [(x, y)]}; @settings: its
+    title, labels, ranges and key."""
+    dat = png[:-len(".png")] + ".dat"
+    with open(dat, "w") as f:
+        for name, pts in series.items():
+            f.write(f'"{name}"\n')
+            for x, y in pts:
+                f.write(f"{x:.3f} {y:.3f}\n")
+            f.write("\n\n")
+    script = (f'set terminal pngcairo size 900,500; set output "{png}"; {settings}; set grid;'
+              f'plot for [i=0:{len(series) - 1}] "{dat}" index i using 1:2 with lines lw 2 '
+              'title columnheader(1)')
+    subprocess.run(["gnuplot", "-e", script], check=False)
+    os.unlink(dat)
+
+
 def plots(curves):
     """One PNG per scenario: fraction of the freed memory gone from QEMU RSS."""
     for scn, per_cfg in curves.items():
-        dat = os.path.join(OUT, f"{scn}.dat")
-        with open(dat, "w") as f:
-            for cfg, pts in per_cfg.items():
-                f.write(f'"{cfg}"\n')
-                for t, frac in pts:
-                    f.write(f"{t:.3f} {100 * frac:.2f}\n")
-                f.write("\n\n")
-        n = len(per_cfg)
-        script = (f'set terminal pngcairo size 900,500; set output "{OUT}/{scn}.png";'
-                  f'set title "{scn}: freed memory gone from QEMU RSS"; '
-                  'set xlabel "seconds after the guest frees"; set ylabel "% returned"; '
-                  'set yrange [-5:105]; set key bottom right; set grid;'
-                  f'plot for [i=0:{n - 1}] "{dat}" index i using 1:2 with lines lw 2 title columnheader(1)')
-        subprocess.run(["gnuplot", "-e", script], check=False)
-        os.unlink(dat)
+        plot_lines(os.path.join(OUT, f"{scn}.png"),
+                   {cfg: [(t, 100 * frac) for t, frac in pts] for cfg, pts in per_cfg.items()},
+                   f'set title "{scn}: freed memory gone from QEMU RSS"; '
+                   'set xlabel "seconds after the guest frees"; set ylabel "% returned"; '
+                   'set yrange [-5:105]; set key bottom right')
 
 
 def main():
