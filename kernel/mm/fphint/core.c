@@ -262,6 +262,12 @@ bool __fphint_unregister_stage(enum fphint_kind kind, struct fphint_stage *s)
 	return changed;
 }
 
+/* fphint_config_lock() held: is @s the transport the admin chose? */
+bool __fphint_transport_wanted(struct fphint_stage *s)
+{
+	return !strcmp(s->name, fphint_transport_want);
+}
+
 /*
  * fphint_config_lock() held: a transport that is always listed
  * (hypercall) became usable, or stopped being.  Usable again, it becomes
@@ -275,8 +281,7 @@ bool __fphint_transport_offered(struct fphint_stage *s, bool offered)
 	bool changed = false;
 
 	mutex_lock(&fphint_stage_mutex);
-	if (offered && fphint_cur[kind] != s &&
-	    !strcmp(s->name, fphint_transport_want)) {
+	if (offered && fphint_cur[kind] != s && __fphint_transport_wanted(s)) {
 		fphint_make_current(kind, s);
 		changed = true;
 	} else if (!offered && fphint_cur[kind] == s) {
@@ -286,12 +291,6 @@ bool __fphint_transport_offered(struct fphint_stage *s, bool offered)
 	}
 	mutex_unlock(&fphint_stage_mutex);
 	return changed;
-}
-
-/* fphint_config_lock() held: is @s the transport the admin chose? */
-bool __fphint_transport_wanted(struct fphint_stage *s)
-{
-	return !strcmp(s->name, fphint_transport_want);
 }
 
 static void fphint_stage_op(bool (*op)(enum fphint_kind, struct fphint_stage *),

@@ -81,12 +81,13 @@ bool fphint_hostcheck_verdict(struct fphint_transport *t, struct page *page)
 		 * small blocks) flips between the two verdicts: warn once, and
 		 * leave later relapses to the info level and the counters.
 		 */
-		if (!fphint_hostcheck_void && !fphint_hostcheck_warned)
+		if (!fphint_hostcheck_void && !fphint_hostcheck_warned) {
 			pr_warn("%s: host acknowledges reports without discarding them (pfn %#lx kept its content); backing off\n",
 				t->stage.name, page_to_pfn(page));
-		else if (!fphint_hostcheck_void)
+			fphint_hostcheck_warned = true;
+		} else if (!fphint_hostcheck_void) {
 			pr_info("%s: host keeps reports again; backing off\n", t->stage.name);
-		fphint_hostcheck_warned = true;
+		}
 		fphint_count(FPHINT_STAT_BACKOFFS, 1);
 	} else if (!level && fphint_hostcheck_void) {
 		pr_info("%s: host discards again; hinting resumes\n", t->stage.name);
