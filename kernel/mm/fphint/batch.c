@@ -126,7 +126,7 @@ static void fphint_putback(struct fphint_pass *pass, struct zone *zone)
 		struct scatterlist *sg = &pass->sgl[i];
 		unsigned long start = page_to_pfn(sg_page(sg));
 
-		if (pass->outcome[i] != FPHINT_SG_DISCARDED)
+		if (!fphint_sg_discarded(pass->outcome[i]))
 			continue;
 		fphint_mark_reported(pass, zone, start,
 				     start + (sg->length >> PAGE_SHIFT));
@@ -215,7 +215,7 @@ static void fphint_flush(struct fphint_pass *pass, struct zone *zone)
 		if (!t->to_host || (canary && !fphint_hostcheck_verdict(t, canary)))
 			memset(pass->outcome, FPHINT_SG_KEPT, pass->nents);
 		for (i = 0; i < pass->nents; i++)
-			kept |= pass->outcome[i] != FPHINT_SG_DISCARDED;
+			kept |= !fphint_sg_discarded(pass->outcome[i]);
 		if (kept)
 			fphint_note_unsent();
 		fphint_count(FPHINT_STAT_REPORTS, 1);

@@ -85,7 +85,9 @@ struct fphint_selection_ops {
  * @report: hand @nents ranges at @sgl to the host and wait until it is done
  *	with them.  Called without locks (fphint_mutex held); may sleep.
  *	@outcome[i] is FPHINT_SG_KEPT for every range on entry; a transport
- *	sets FPHINT_SG_DISCARDED on the ranges the host discarded (all of
+ *	sets FPHINT_SG_DISCARDED on the ranges the host discarded, or
+ *	FPHINT_SG_DISCARDED_ZERO where the host confirmed the range now
+ *	reads back zero (only an @exact transport may say so) (all of
  *	them, for a device that only acknowledges).  Return: 0 when the host
  *	had them, else a negative errno (the batch goes back unreported).
  * @prdev: the page_reporting device behind a device transport, or NULL
@@ -118,7 +120,14 @@ struct fphint_transport {
 enum {
 	FPHINT_SG_KEPT,		/* put back unmarked: a later pass may retry */
 	FPHINT_SG_DISCARDED,	/* the host discarded it: marked PageReported */
+	FPHINT_SG_DISCARDED_ZERO, /* and it reads back zero: also known-zero */
 };
+
+static inline bool fphint_sg_discarded(u8 outcome)
+{
+	return outcome == FPHINT_SG_DISCARDED ||
+	       outcome == FPHINT_SG_DISCARDED_ZERO;
+}
 
 /**
  * struct fphint_throttle_ops - when not to take free memory away

@@ -89,8 +89,10 @@ unsigned int fphint_hc_fill(struct scatterlist *sgl, unsigned int nents,
  * @first: per entry, the first range it covers
  * @last: per entry, the last range it covers
  * @n: entries
- * @outcome: per range; a range any entry of which the host did not
- *	discard becomes FPHINT_SG_KEPT, the others are left as they are
+ * @outcome: per range, FPHINT_SG_DISCARDED_ZERO on the first call; a
+ *	range any entry of which the host did not discard becomes
+ *	FPHINT_SG_KEPT, one any entry of which may not read back zero
+ *	FPHINT_SG_DISCARDED, the others are left as they are
  * @discarded: pages discarded, added to
  * @skipped: pages skipped or failed, added to
  *
@@ -107,6 +109,11 @@ void fphint_hc_outcomes(const __le64 *ent, const u16 *first, const u16 *last,
 
 		switch (FPHINT_HC_ENTRY_OUTCOME(e)) {
 		case FPHINT_HC_DISCARDED:
+			*discarded += FPHINT_HC_ENTRY_PAGES(e);
+			for (sg = first[i]; sg <= last[i]; sg++)
+				if (outcome[sg] == FPHINT_SG_DISCARDED_ZERO)
+					outcome[sg] = FPHINT_SG_DISCARDED;
+			break;
 		case FPHINT_HC_DISCARDED_ZERO:
 			*discarded += FPHINT_HC_ENTRY_PAGES(e);
 			break;
@@ -151,7 +158,7 @@ static int fphint_hc_report(struct fphint_transport *t, struct scatterlist *sgl,
 	lockdep_assert_held(&fphint_mutex);
 	if (WARN_ON_ONCE(!fphint_hc_owner || !fphint_hc_pages))
 		return -ENODEV;
-	memset(outcome, FPHINT_SG_DISCARDED, nents);
+	memset(outcome, FPHINT_SG_DISCARDED_ZERO, nents);
 	/* The CPU's report page, which nothing else uses meanwhile. */
 	migrate_disable();
 	page = fphint_hc_pages[smp_processor_id()];
