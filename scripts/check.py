@@ -15,8 +15,9 @@ from checklib import (GIB, budget, burst_checks, check_console, curves, figures,
                       runtime_checks, tagged, tagged_line, tap_block, vm, wait_seen)
 from check_density import suite_density
 from check_fleet import suite_fleet
-from check_hypercall import suite_hypercall
+from check_hypercall import PROFILE as HC_PROFILE, patched_offers, suite_hypercall
 from check_hypercall_host import suite_hypercall_host, suite_kvm_host
+from check_known_zero import suite_known_zero
 
 
 def suite_selftest(accel, logdir):
@@ -348,9 +349,13 @@ def suite_lowmem(accel, logdir):
 def suite_integrity(accel, logdir):
     """Pattern checker on every CPU, then stress-ng --verify (vm, vm with
     --page-in, bigheap), hinting at its most aggressive (layer "stress")."""
+    # The patched QEMU's report hypercall confirms zeros: the stress runs
+    # then check known-zero blocks too (make check builds it).
+    patched = patched_offers() is None
+    host = {"qemu": "patched", "profile": HC_PROFILE} if patched else {}
     with open(os.path.join(logdir, "integrity.log"), "w") as log:
         g = vm.boot("integrity", accel, budget(900, integrity=1, stress=6), log=log,
-                    layer="stress")
+                    layer="stress", **host)
     report(g.seen("@@DONE rc=0"), "integrity: guest scenario ran to the end")
     seen = parse_tap(g)
     for want in ("integrity", "stress-ng"):
@@ -363,6 +368,19 @@ def suite_integrity(accel, logdir):
         figures[f"stress-ng run {i} ({kv.get('stressor')})"] = (
             f"rc {kv.get('rc')}, {kv.get('bogo_ops')} bogo ops, {kv.get('reported')} pages "
             f"reported, {kv.get('reused')} reused in {kv.get('secs')} s")
+    kz = tagged(g, "INTEGRITYKZ")
+    n = {k: int(v) for k, v in kz.items() if v.isdigit()}
+    figures["integrity, known-zero during stress-ng"] = " ".join(f"{k}={v}" for k, v in kz.items())
+    if not patched:
+        report(True, "integrity: stress-ng --verify with known-zero blocks",
+               skip=f"no patched QEMU with the report hypercall ({patched_offers()})")
+    else:
+        report(kz.get("transport") == "hypercall" and n.get("known_zero_pages", 0) > 0
+               and n.get("zeroing_skipped_pages", 0) > 0 and n.get("known_zero_checked_pages", 0) > 0,
+               f"integrity: stress-ng --verify ran on known-zero blocks, each checked ({kz})")
+        report(n.get("known_zero_mismatches") == 0,
+               f"integrity: no known-zero block was anything but zero "
+               f"({n.get('known_zero_mismatches')} mismatches)")
     check_console(g, "integrity", allow_oom=True)
 
 
@@ -1020,6 +1038,7 @@ SUITES = [
     ("kvm-host", suite_kvm_host, "no guest: qemu/kvm's host kernel patch applies to 6.1 and arch/x86/kvm builds with it, warning-free"),
     ("fleet", suite_fleet, "fphintctl host over many VMs: --qmp-dir, --libvirt (libvirtd), Prometheus export (promtool, node_exporter, --listen)"),
     ("hypercall", suite_hypercall, "transport hypercall: -ENODEV without bit 22 (stock QEMU); bad-input sweep and 640 MiB end to end on the patched QEMU"),
+    ("known-zero", suite_known_zero, "blocks the host confirmed zero skip the guest's zeroing; verification finds none not zero, catches a lying host; storm"),
     ("e2e", suite_e2e, "1 GiB freed in a 2 GiB guest leaves QEMU RSS (>= 90 % in 10 s), stock and patched QEMU"),
     ("upstream", suite_upstream, "fphint.enabled=0: stock page_reporting still returns memory"),
     ("bench-quick", suite_bench_quick, "bench/run.py in quick mode: artefacts, schema, numbers present"),

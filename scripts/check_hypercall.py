@@ -63,20 +63,23 @@ def read_host(g):
     return None
 
 
-def kselftest(g, qemu):
-    blocks = g.tap_blocks()
-    res = blocks.get("hypercall")
-    report(res is not None, f"hypercall ({qemu}): kselftest results present")
+def kselftest_results(g, block, label):
+    """The TAP results of @block, each reported under @label."""
+    res = g.tap_blocks().get(block)
+    report(res is not None, f"{label}: kselftest results present")
     out = []
     for r in res or []:
         # 6.1's harness names no skipped test: "ok 2 # SKIP why" reads as
         # the title "# SKIP why".
         if r.skip is None and r.title.startswith("# SKIP"):
             r = r._replace(title="a test", skip=r.title[len("# SKIP"):].strip())
-        report(r.ok, f"hypercall ({qemu}): {r.title}",
-               None if r.skip is None else r.skip or "skipped")
+        report(r.ok, f"{label}: {r.title}", None if r.skip is None else r.skip or "skipped")
         out.append(r)
     return out
+
+
+def kselftest(g, qemu):
+    return kselftest_results(g, "hypercall", f"hypercall ({qemu})")
 
 
 def suite_hypercall(accel, logdir):

@@ -15,7 +15,8 @@ done
 install -m755 "$TOP/qemu/guest/init" "$ROOT/init"
 CFLAGS="-O2 -static -Wall -I$KPRISTINE/tools/testing/selftests -I$TOP/kernel/include/uapi"
 for prog in memhog fphint_hypercall_user fphint_sysfs_test fphint_netlink_test fphint_storm_test \
-	    fphint_faults_test fphint_lowmem_test fphint_integrity_test fphint_hypercall_test; do
+	    fphint_faults_test fphint_lowmem_test fphint_integrity_test fphint_hypercall_test \
+	    fphint_known_zero_test; do
 	gcc $CFLAGS -o "$ROOT/tests/$prog" "$ST/$prog.c"
 done
 install -m755 "$ST"/scenario-* "$ROOT/tests/"

@@ -6,7 +6,12 @@
  * process switches every stage, every tunable, enabled and injected
  * transport failures at random every 2-50 ms.  Afterwards: no page with
  * the wrong content, nothing left isolated, free memory back to where it
- * was, counters consistent.  FPHINT_STORM_SECS sets the length (60).
+ * was, counters consistent.  Every page a worker gets must read zero
+ * where it did not write yet, the known-zero blocks fphint hands out
+ * without zeroing them included (transport hypercall joins the storm when
+ * the host offers it; known_zero is one of the tunables switched), and the
+ * kernel's own check of known-zero blocks, where built in, must find
+ * every one zero.  FPHINT_STORM_SECS sets the length (60).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -29,7 +34,10 @@
 
 static const char *capture[] = { FPHINT_CAPTURE_PERCPU, FPHINT_CAPTURE_BUDDY_SCAN };
 static const char *selection[] = { FPHINT_SELECTION_ZONE_SORT, FPHINT_SELECTION_FIFO };
-static const char *transport[] = { FPHINT_TRANSPORT_VIRTIO, FPHINT_TRANSPORT_NULL };
+/* hypercall last: only while the host offers it (see transports). */
+static const char *transport[] = { FPHINT_TRANSPORT_VIRTIO, FPHINT_TRANSPORT_NULL,
+				   FPHINT_TRANSPORT_HYPERCALL };
+static int transports = 2;
 static const char *throttle[] = { FPHINT_THROTTLE_WATERMARK, FPHINT_THROTTLE_RATELIMIT,
 				  FPHINT_THROTTLE_NONE };
 static const struct { const char *name; unsigned long min, max, def; } tunables[] = {
@@ -65,9 +73,18 @@ static void worker(int id, double until, int out)
 
 		if (p == MAP_FAILED)
 			continue;
-		for (size_t i = 0; i < pages; i++)
-			for (size_t w = 0; w < 512; w += 64)
+		for (size_t i = 0; i < pages; i++) {
+			/* The first word faults the page in; the rest must be zero. */
+			p[i * 512] = tag ^ (i * 512);
+			for (size_t w = 64; w < 512; w += 64) {
+				if (p[i * 512 + w]) {
+					fprintf(stderr, "worker %d: new page %zu word %zu: %#llx, not zero\n",
+						id, i, w, (unsigned long long)p[i * 512 + w]);
+					exit(1);
+				}
 				p[i * 512 + w] = tag ^ (i * 512 + w);
+			}
+		}
 		/*
 		 * Twice, a moment apart: a page reported while in use would
 		 * read back zero once the host discarded it.
@@ -123,7 +140,7 @@ static int switch_once(unsigned int *seed)
 	if (r < 4)
 		return !write_str(FP "selection", selection[rand_r(seed) % 2]);
 	if (r < 5) {
-		const char *t = transport[rand_r(seed) % 2];
+		const char *t = transport[rand_r(seed) % transports];
 
 		if (!write_str(FP "transport", t))
 			return 1;
@@ -170,6 +187,11 @@ TEST_F_TIMEOUT(storm, runtime_switch_storm, 900)
 	long free_before, free_after;
 	uint64_t verified = 0, v, switches = 0, rejected = 0, errs_before, errs_after;
 	uint64_t reports_before, reports_after;
+	uint64_t kz_before[4], kz_after[4];
+	static const char *const kz[4] = {
+		"known_zero_pages", "zeroing_skipped_pages",
+		"known_zero_checked_pages", "known_zero_mismatches",
+	};
 	double until;
 	unsigned int seed = 12345;
 	pid_t pids[64];
@@ -180,6 +202,12 @@ TEST_F_TIMEOUT(storm, runtime_switch_storm, 900)
 	ASSERT_EQ(0, pipe(pipefd));
 	if (ncpu > 64)
 		ncpu = 64;
+	/* The host offers the report hypercall: it joins the storm. */
+	if (!write_str(FP "transport", FPHINT_TRANSPORT_HYPERCALL))
+		transports = 3;
+	write_str(FP "transport", FPHINT_TRANSPORT_DEFAULT);
+	for (i = 0; i < 4; i++)
+		kz_before[i] = stat_u64(kz[i]);
 	free_before = free_kib();
 	errs_before = stat_u64("report_errors");
 	reports_before = stat_u64("reports");
@@ -224,13 +252,22 @@ TEST_F_TIMEOUT(storm, runtime_switch_storm, 900)
 		usleep(100000);
 	errs_after = stat_u64("report_errors");
 	reports_after = stat_u64("reports");
+	for (i = 0; i < 4; i++)
+		kz_after[i] = stat_u64(kz[i]);
 
 	printf("@@STORM secs=%d cpus=%d switches=%llu rejected=%llu pages_verified=%llu "
 	       "reports=%llu injected_failures=%llu free_before_kib=%ld free_after_kib=%ld\n",
 	       secs, ncpu, (unsigned long long)switches, (unsigned long long)rejected,
 	       (unsigned long long)verified, (unsigned long long)(reports_after - reports_before),
 	       (unsigned long long)(errs_after - errs_before), free_before, free_after);
+	printf("@@STORMKZ transports=%d known_zero_pages=%llu zeroing_skipped_pages=%llu "
+	       "known_zero_checked_pages=%llu known_zero_mismatches=%llu\n", transports,
+	       (unsigned long long)(kz_after[0] - kz_before[0]),
+	       (unsigned long long)(kz_after[1] - kz_before[1]),
+	       (unsigned long long)(kz_after[2] - kz_before[2]),
+	       (unsigned long long)(kz_after[3] - kz_before[3]));
 	fflush(stdout);
+	EXPECT_EQ(kz_before[3], kz_after[3]) TH_LOG("a known-zero block was not zero");
 	EXPECT_EQ(0, bad) TH_LOG("a worker saw wrong content or died");
 	EXPECT_EQ(0, rejected) TH_LOG("a valid switch was refused");
 	EXPECT_LE((uint64_t)secs * 10, switches);

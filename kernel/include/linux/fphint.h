@@ -132,6 +132,59 @@ static __always_inline void fphint_note_unreported(struct zone *zone,
 		fphint_zstats[fphint_zone_id(zone)].reported_free -= 1UL << order;
 }
 
+DECLARE_STATIC_KEY_FALSE(fphint_known_zero_key);
+
+/**
+ * fphint_known_zero - is the free block @page known to read zero?
+ * @page: head of a free block, zone->lock held
+ *
+ * Return: true when the host confirmed it discarded the block and it
+ * reads back zero (PG_known_zero; see mm/fphint/known-zero.c).
+ */
+static __always_inline bool fphint_known_zero(struct page *page)
+{
+	return static_branch_unlikely(&fphint_known_zero_key) &&
+	       PageKnownZero(page);
+}
+
+/**
+ * fphint_forget_zero - @page's free block is no longer known to be zero
+ * @page: head of a free block leaving the free lists, or merging
+ *
+ * Return: nothing.
+ */
+static __always_inline void fphint_forget_zero(struct page *page)
+{
+	if (static_branch_unlikely(&fphint_known_zero_key))
+		__ClearPageKnownZero(page);
+}
+
+void fphint_known_zero_split(struct zone *zone, struct page *page,
+			     unsigned int low, unsigned int high);
+bool __fphint_take_known_zero(struct page *page, unsigned int order,
+			      bool init);
+
+/**
+ * fphint_take_known_zero - post_alloc_hook() hands out 2^@order pages
+ * @page: the head
+ * @order: the order
+ * @init: the allocation wants them zeroed
+ *
+ * Takes the known-zero mark off @page, whatever the allocation wants.
+ *
+ * Return: true when @page was known to be zero and zeroing it may be
+ * skipped.
+ */
+static __always_inline bool fphint_take_known_zero(struct page *page,
+						   unsigned int order,
+						   bool init)
+{
+	if (!fphint_known_zero(page))
+		return false;
+	__ClearPageKnownZero(page);
+	return __fphint_take_known_zero(page, order, init);
+}
+
 /**
  * fphint_register_reporting_dev - register a free page reporting device
  * @prdev: the device, as page_reporting_register() takes it
@@ -176,6 +229,15 @@ static inline void fphint_notify_free(struct zone *zone, unsigned long pfn,
 				      unsigned int order, int mt) { }
 static inline void fphint_note_alloc(struct page *page, unsigned int order) { }
 static inline void fphint_note_unreported(struct zone *zone, unsigned int order) { }
+static inline bool fphint_known_zero(struct page *page) { return false; }
+static inline void fphint_forget_zero(struct page *page) { }
+static inline void fphint_known_zero_split(struct zone *zone, struct page *page,
+					   unsigned int low, unsigned int high) { }
+static inline bool fphint_take_known_zero(struct page *page, unsigned int order,
+					  bool init)
+{
+	return false;
+}
 static inline int
 fphint_register_reporting_dev(struct page_reporting_dev_info *prdev,
 			      const char *name, unsigned int capacity)

@@ -99,11 +99,15 @@ static void fphint_mark_reported(struct fphint_pass *pass, struct zone *zone,
 
 /*
  * Put back @pass's isolated ranges; zone->lock held.  The ranges the host
- * discarded (pass->outcome[] FPHINT_SG_DISCARDED) are marked PageReported
- * and skipped until reused; the others go back unmarked.
+ * discarded (pass->outcome[] FPHINT_SG_DISCARDED*) are marked PageReported
+ * and skipped until reused; the others go back unmarked.  Where the host
+ * said a range reads back zero, its pieces go back known-zero: unlike
+ * PageReported, that mark survives a merge with a known-zero neighbour
+ * (__free_one_page()), so it is set before, not after.
  */
 static void fphint_putback(struct fphint_pass *pass, struct zone *zone)
 {
+	bool zero_ok = fphint_known_zero_usable();
 	unsigned int i, order;
 
 	lockdep_assert_held(&zone->lock);
@@ -111,14 +115,20 @@ static void fphint_putback(struct fphint_pass *pass, struct zone *zone)
 		struct scatterlist *sg = &pass->sgl[i];
 		unsigned long start = page_to_pfn(sg_page(sg));
 		unsigned long pfn, end = start + (sg->length >> PAGE_SHIFT);
+		bool zero = zero_ok &&
+			    pass->outcome[i] == FPHINT_SG_DISCARDED_ZERO;
 
 		for (pfn = start; pfn < end; pfn += 1UL << order) {
 			struct page *page = pfn_to_page(pfn);
 
 			order = fphint_piece_order(pfn, end);
+			if (zero)
+				__SetPageKnownZero(page);
 			__putback_isolated_page(page, order,
 						get_pageblock_migratetype(page));
 		}
+		if (zero)
+			fphint_count(FPHINT_STAT_KNOWN_ZERO_PAGES, end - start);
 		atomic_long_sub(end - start, &fphint_isolated_now);
 	}
 	/* Only now: a later range's put-back may merge into an earlier one. */
@@ -178,7 +188,7 @@ static void fphint_flush(struct fphint_pass *pass, struct zone *zone)
 	struct page *canary = NULL;
 	unsigned long pages = 0;
 	unsigned int i, late_ms;
-	bool kept = false;
+	bool kept = false, fake_zero;
 	u32 seq;
 	int err;
 
@@ -192,12 +202,22 @@ static void fphint_flush(struct fphint_pass *pass, struct zone *zone)
 	/* One sequence of reports picks both injected faults and canaries. */
 	seq = ++fphint_report_seq;
 	memset(pass->outcome, FPHINT_SG_KEPT, pass->nents);
-	err = fphint_fault_inject(seq, &late_ms);
-	if (!err) {
+	err = fphint_fault_inject(seq, &late_ms, &fake_zero);
+	if (fake_zero) {
+		/* Injected: a host that says it zeroed what it never saw. */
+		memset(pass->outcome, FPHINT_SG_DISCARDED_ZERO, pass->nents);
+	} else if (!err) {
 		/* The batch is isolated: these pages are ours until put back. */
 		if (!t->exact)
 			canary = fphint_hostcheck_prepare(t, pass, seq);
 		err = t->report(t, pass->sgl, pass->nents, pass->outcome);
+		/*
+		 * Only a host that answers per range can promise zeros; the
+		 * canary page, written just before, would not be zero anyway.
+		 */
+		for (i = 0; i < pass->nents && (!t->exact || canary); i++)
+			if (pass->outcome[i] == FPHINT_SG_DISCARDED_ZERO)
+				pass->outcome[i] = FPHINT_SG_DISCARDED;
 	}
 	if (late_ms)
 		msleep(late_ms);

@@ -373,6 +373,8 @@ static void fphint_take_ownership(void)
 	 */
 	static_branch_enable(&page_reporting_enabled);
 	static_branch_enable(&fphint_reported_free_key);
+	/* From here on blocks may be marked known-zero: the allocator looks. */
+	static_branch_enable(&fphint_known_zero_key);
 	/*
 	 * Stock reporting may have marked blocks already (they were
 	 * discarded, so they stay marked).  Every change of reported_free
@@ -789,6 +791,7 @@ static int __init fphint_init(void)
 			goto out_wq;
 
 	fphint_fault_debugfs();
+	fphint_known_zero_init();
 
 	err = fphint_sysfs_init();
 	if (err)

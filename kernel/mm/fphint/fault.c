@@ -5,7 +5,10 @@
  *
  * Every Nth report fails at once, or fails after timeout_ms as a transport
  * that gave up waiting would, or reaches the host and is acknowledged
- * late_ms late.  The failing kinds never reach the host.  The churn
+ * late_ms late.  The failing kinds never reach the host.  A lying host
+ * is one more kind: every Nth report does not reach the host either, yet
+ * comes back "discarded, reads back zero" for every range, so that the
+ * known-zero verification (known-zero.c) has something to catch.  The churn
  * backoff can be held at a level, and fphint.fail_init=N fails step N of
  * fphint_init().  All state is read by the worker under fphint_mutex.
  */
@@ -19,6 +22,7 @@
 
 static struct {
 	u32 fail_every, timeout_every, timeout_ms, late_every, late_ms;
+	u32 fake_zero_every;
 	u64 injected;
 	/* The churn backoff never below this level: churn on demand. */
 	u32 backoff_min;
@@ -31,19 +35,25 @@ static struct {
  * fphint_fault_inject - the injected fault for a report
  * @seq: the report's number in the sequence of reports attempted
  * @late_ms: set to how long to wait after the report (0: not at all)
+ * @fake_zero: set when the report must not reach the host, and yet come
+ *	back with every range discarded and zero
  *
  * Return: 0, or the error to fail the report with (after *@late_ms); with
  * 0, *@late_ms delays the acknowledgment.
  */
-int fphint_fault_inject(u32 seq, unsigned int *late_ms)
+int fphint_fault_inject(u32 seq, unsigned int *late_ms, bool *fake_zero)
 {
 	u32 fail = READ_ONCE(fphint_fault.fail_every);
 	u32 timeout = READ_ONCE(fphint_fault.timeout_every);
 	u32 late = READ_ONCE(fphint_fault.late_every);
+	u32 fake = READ_ONCE(fphint_fault.fake_zero_every);
 	int err = 0;
 
 	*late_ms = 0;
-	if (fail && seq % fail == 0) {
+	*fake_zero = false;
+	if (fake && seq % fake == 0) {
+		*fake_zero = true;
+	} else if (fail && seq % fail == 0) {
 		err = -EIO;
 	} else if (timeout && seq % timeout == 0) {
 		err = -ETIMEDOUT;
@@ -74,6 +84,8 @@ void __init fphint_fault_debugfs(void)
 	debugfs_create_u32("timeout_ms", 0600, dir, &fphint_fault.timeout_ms);
 	debugfs_create_u32("late_every_n_reports", 0600, dir, &fphint_fault.late_every);
 	debugfs_create_u32("late_ms", 0600, dir, &fphint_fault.late_ms);
+	debugfs_create_u32("fake_zero_every_n_reports", 0600, dir,
+			   &fphint_fault.fake_zero_every);
 	debugfs_create_u64("faults_injected", 0400, dir, &fphint_fault.injected);
 	debugfs_create_u32("backoff_min_level", 0600, dir, &fphint_fault.backoff_min);
 	fphint_hc_debugfs(dir);

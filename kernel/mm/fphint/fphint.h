@@ -339,16 +339,22 @@ struct page *fphint_hostcheck_prepare(struct fphint_transport *t,
 bool fphint_hostcheck_verdict(struct fphint_transport *t, struct page *page);
 unsigned int fphint_hostcheck_level(void);
 
+/* Known-zero blocks (known-zero.c). */
+void fphint_known_zero_init(void);
+bool fphint_known_zero_usable(void);
+
 /* Fault injection (fault.c), CONFIG_FPHINT_FAULT_INJECTION. */
 #ifdef CONFIG_FPHINT_FAULT_INJECTION
-int fphint_fault_inject(u32 seq, unsigned int *late_ms);
+int fphint_fault_inject(u32 seq, unsigned int *late_ms, bool *fake_zero);
 unsigned int fphint_fault_backoff(unsigned int level);
 int fphint_fault_init_step(unsigned int step);
 void fphint_fault_debugfs(void);
 #else
-static inline int fphint_fault_inject(u32 seq, unsigned int *late_ms)
+static inline int fphint_fault_inject(u32 seq, unsigned int *late_ms,
+				      bool *fake_zero)
 {
 	*late_ms = 0;
+	*fake_zero = false;
 	return 0;
 }
 

@@ -56,7 +56,9 @@
 /*
  * Tunables: X(NAME, sysfs_name, default, min, max).  Units are in the
  * names.  min_order is a buddy order (0 = 4 KiB pages on x86); it is
- * further capped at MAX_ORDER - 1 by the kernel it runs on.
+ * further capped at MAX_ORDER - 1 by the kernel it runs on.  known_zero
+ * is a switch: 1 lets blocks the host confirmed zero skip the zeroing
+ * of the allocation that takes them.
  */
 #define FPHINT_TUNABLES(X) __FPHINT_LIST(				\
 	X(CAPTURE_BATCH,   capture_batch,   2048, 16, 8192)		\
@@ -65,6 +67,7 @@
 	X(REPORT_DELAY_MS, report_delay_ms, 100,  0,  60000)		\
 	X(LOW_MEM_PCT,     low_mem_pct,     5,    0,  90)		\
 	X(RATELIMIT_MIB_S, ratelimit_mib_s, 1024, 1,  1048576)		\
+	X(KNOWN_ZERO,      known_zero,      1,    0,  1)			\
 )
 
 enum fphint_tunable {
@@ -99,6 +102,10 @@ enum fphint_tunable {
 	X(HYPERCALLS,		hypercalls)				\
 	X(HOST_DISCARDED_PAGES,	host_discarded_pages)			\
 	X(HOST_SKIPPED_PAGES,	host_skipped_pages)			\
+	X(KNOWN_ZERO_PAGES,	known_zero_pages)			\
+	X(ZEROING_SKIPPED_PAGES, zeroing_skipped_pages)			\
+	X(KNOWN_ZERO_CHECKED_PAGES, known_zero_checked_pages)		\
+	X(KNOWN_ZERO_MISMATCHES, known_zero_mismatches)			\
 )
 
 enum fphint_stat {
