@@ -34,6 +34,9 @@ CONFIGS = {
     "fphint-default": ("main", "", "reporting", ""),
     # The report hypercall instead of the virtio queue (patched QEMU).
     "fphint-hypercall": ("main", "", "hypercall", "transport:hypercall"),
+    # The same with the known-zero switch off: the guest zeroes what the
+    # host confirmed zero again (issue 15's comparison).
+    "fphint-hypercall-kz0": ("main", "", "hypercall", "transport:hypercall,known_zero:0"),
 }
 # Device profiles only the patched QEMU has (qemu/patches).
 PATCHED_PROFILES = {"hypercall"}

@@ -161,6 +161,7 @@ static __always_inline void fphint_forget_zero(struct page *page)
 
 void fphint_known_zero_split(struct zone *zone, struct page *page,
 			     unsigned int low, unsigned int high);
+void fphint_putback_known_zero(struct page *page, unsigned int order, int mt);
 bool __fphint_take_known_zero(struct page *page, unsigned int order,
 			      bool init);
 

@@ -103,7 +103,7 @@ static void fphint_mark_reported(struct fphint_pass *pass, struct zone *zone,
  * and skipped until reused; the others go back unmarked.  Where the host
  * said a range reads back zero, its pieces go back known-zero: unlike
  * PageReported, that mark survives a merge with a known-zero neighbour
- * (__free_one_page()), so it is set before, not after.
+ * (__free_one_page()), so the allocator sets it as the piece goes back.
  */
 static void fphint_putback(struct fphint_pass *pass, struct zone *zone)
 {
@@ -123,9 +123,11 @@ static void fphint_putback(struct fphint_pass *pass, struct zone *zone)
 
 			order = fphint_piece_order(pfn, end);
 			if (zero)
-				__SetPageKnownZero(page);
-			__putback_isolated_page(page, order,
-						get_pageblock_migratetype(page));
+				fphint_putback_known_zero(page, order,
+					get_pageblock_migratetype(page));
+			else
+				__putback_isolated_page(page, order,
+					get_pageblock_migratetype(page));
 		}
 		if (zero)
 			fphint_count(FPHINT_STAT_KNOWN_ZERO_PAGES, end - start);

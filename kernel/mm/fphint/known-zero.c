@@ -7,24 +7,26 @@
  * fphint_transport's @exact) may report FPHINT_SG_DISCARDED_ZERO: the
  * host discarded the range in a way that makes it read back zero
  * (MADV_DONTNEED of private anonymous memory).  fphint_putback() then
- * marks each whole free block of the range PG_known_zero next to
- * PageReported, and post_alloc_hook() skips the zeroing that
- * __GFP_ZERO or init_on_alloc asks for when it hands such a block out.
+ * puts each piece of the range back PG_known_zero
+ * (fphint_putback_known_zero()), and post_alloc_hook() skips the zeroing
+ * that __GFP_ZERO or init_on_alloc asks for when it hands such a block
+ * out.
  *
  * The mark means "every byte of this free block is zero", so it lives
  * only on the head of a free block, and everything that could make it a
  * lie drops it:
- *  - del_page_from_free_list() clears it: a block merged into a larger
- *    one (whose other half is not zero), isolated (compaction, page
- *    isolation for alloc_contig_range() and memory offlining, fphint's
- *    own next report, memory failure) or split by split_free_page() is
- *    no longer known-zero;
+ *  - __free_one_page() keeps it on a merged block only when both halves
+ *    had it;
+ *  - del_page_from_free_list() clears it: a block isolated (compaction,
+ *    page isolation for alloc_contig_range() and memory offlining,
+ *    fphint's own next report, memory failure) or split by
+ *    split_free_page() is no longer known-zero;
  *  - __rmqueue_smallest() is the exception, the allocator taking it:
  *    it keeps the mark on the block handed out and on the halves
  *    expand() puts back (halves of a zero block are zero), see
  *    fphint_known_zero_split();
  *  - a pcp list may hold a marked page; drained back unallocated it
- *    keeps the mark unless __free_one_page() merges it;
+ *    goes back known-zero (free_pcppages_bulk());
  *  - post_alloc_hook() takes the mark off every block it hands out,
  *    zeroing or not, and freeing clears all flags, so a mark never
  *    survives an allocation;
@@ -45,6 +47,7 @@
 
 #include <linux/highmem.h>
 #include <linux/mm.h>
+#include <linux/suspend.h>
 #include <linux/string.h>
 
 #include "fphint.h"
@@ -64,9 +67,49 @@ static int __init fphint_setup_verify_zero(char *s)
 }
 __setup("fphint.verify_known_zero=", fphint_setup_verify_zero);
 
+#ifdef CONFIG_HIBERNATION
+/*
+ * After a resume from hibernation the image's free pages hold whatever
+ * the restore kernel left in them: no free block is known to be zero.
+ */
+static int fphint_known_zero_pm(struct notifier_block *nb,
+				unsigned long action, void *data)
+{
+	struct zone *zone;
+	struct page *page;
+	unsigned int order;
+	int mt;
+
+	if (action != PM_POST_HIBERNATION && action != PM_POST_RESTORE)
+		return NOTIFY_DONE;
+	if (!static_branch_unlikely(&fphint_known_zero_key))
+		return NOTIFY_DONE;
+	/* pcp pages go back to the free lists, where the walk finds them. */
+	drain_all_pages(NULL);
+	for_each_populated_zone(zone) {
+		spin_lock_irq(&zone->lock);
+		for (order = 0; order < MAX_ORDER; order++)
+			for (mt = 0; mt < MIGRATE_TYPES; mt++)
+				list_for_each_entry(page,
+					&zone->free_area[order].free_list[mt],
+					buddy_list)
+					__ClearPageKnownZero(page);
+		spin_unlock_irq(&zone->lock);
+	}
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block fphint_known_zero_pm_nb = {
+	.notifier_call = fphint_known_zero_pm,
+};
+#endif
+
 /* fphint_init(), before anything is marked. */
 void __init fphint_known_zero_init(void)
 {
+#ifdef CONFIG_HIBERNATION
+	register_pm_notifier(&fphint_known_zero_pm_nb);
+#endif
 	if (fphint_verify_zero != IS_ENABLED(CONFIG_FPHINT_KNOWN_ZERO_VERIFY)) {
 		if (fphint_verify_zero)
 			static_branch_enable(&fphint_verify_zero_key);
