@@ -49,10 +49,31 @@ static void fill_and_free(size_t mib, int byte)
 	munmap(p, bytes);
 }
 
+/* The kernel command line has @opt. */
+static int cmdline_has(const char *opt)
+{
+	char buf[1024];
+
+	return !read_str("/proc/cmdline", buf, sizeof(buf)) && strstr(buf, opt);
+}
+
 /* Counter @name grew by at least @by within @secs. */
 static int wait_grew(const char *name, uint64_t from, uint64_t by, int secs)
 {
 	return wait_stat_above(name, from + by - 1, secs) >= from + by;
+}
+
+/*
+ * Fill @mib MiB with @byte and free it; true once an eighth of it was
+ * reported and nothing is isolated any more.
+ */
+static int free_and_report(size_t mib, int byte)
+{
+	uint64_t reported = stat_u64("reported_pages");
+
+	fill_and_free(mib, byte);
+	return wait_grew("reported_pages", reported, mib * PAGES_PER_MIB / 8, 60) &&
+	       !wait_isolated_zero(30);
 }
 
 struct retouch {
@@ -143,6 +164,8 @@ TEST_F(kz, confirmed_blocks_skip_zeroing)
 
 	if (!self->confirming)
 		SKIP(return, "the host cannot confirm zeros (no report hypercall)");
+	if (cmdline_has("init_on_free=1"))
+		SKIP(return, "init_on_free: nothing to skip, nothing marked");
 	r = renew_free_memory();
 	EXPECT_EQ(0, r.not_zero);
 	fill_and_free(256, 0x5a);
@@ -181,6 +204,8 @@ TEST_F(kz, compaction_keeps_the_promise)
 		SKIP(return, "the host cannot confirm zeros (no report hypercall)");
 	if (access("/proc/sys/vm/compact_memory", W_OK))
 		SKIP(return, "no /proc/sys/vm/compact_memory");
+	if (cmdline_has("init_on_free=1"))
+		SKIP(return, "init_on_free: nothing to skip, nothing marked");
 	r = renew_free_memory();
 	ASSERT_TRUE(wait_grew("known_zero_pages", marked, r.pages / 2, 60));
 	/* Fragment what is in use, so compaction has pages to move. */
@@ -216,9 +241,7 @@ TEST_F(kz, switch_off_marks_and_skips_nothing)
 	marked = stat_u64("known_zero_pages");
 	skipped = stat_u64("zeroing_skipped_pages");
 	reported = stat_u64("reported_pages");
-	fill_and_free(256, 0x7c);
-	ASSERT_TRUE(wait_grew("reported_pages", reported, 32 * PAGES_PER_MIB, 60));
-	ASSERT_EQ(0, wait_isolated_zero(30));
+	ASSERT_TRUE(free_and_report(256, 0x7c));
 	r = retouch_until("zeroing_skipped_pages", 1, 512);
 	printf("@@KZ off reported=%llu marked=%llu retouched=%llu skipped=%llu\n",
 	       (unsigned long long)(stat_u64("reported_pages") - reported),
@@ -236,12 +259,30 @@ TEST_F(kz, host_that_only_acknowledges_confirms_nothing)
 
 	if (self->confirming)
 		SKIP(return, "this host confirms zeros (report hypercall offered)");
-	fill_and_free(256, 0x3d);
-	ASSERT_TRUE(wait_grew("reported_pages", reported, 32 * PAGES_PER_MIB, 60));
-	ASSERT_EQ(0, wait_isolated_zero(30));
+	ASSERT_TRUE(free_and_report(256, 0x3d));
 	printf("@@KZ ack-only reported=%llu marked=%llu\n",
 	       (unsigned long long)(stat_u64("reported_pages") - reported),
 	       (unsigned long long)(stat_u64("known_zero_pages") - marked));
+	EXPECT_EQ(marked, stat_u64("known_zero_pages"));
+}
+
+/* The guest zeroes on free: the allocator has nothing to skip, no mark. */
+TEST_F(kz, init_on_free_marks_nothing)
+{
+	uint64_t marked = stat_u64("known_zero_pages"), reported = stat_u64("reported_pages");
+	uint64_t discarded = stat_u64("host_discarded_pages");
+
+	if (!self->confirming)
+		SKIP(return, "the host cannot confirm zeros (no report hypercall)");
+	if (!cmdline_has("init_on_free=1"))
+		SKIP(return, "not booted with init_on_free=1");
+	ASSERT_TRUE(free_and_report(256, 0x4e));
+	printf("@@KZ init-on-free reported=%llu host_discarded=%llu marked=%llu\n",
+	       (unsigned long long)(stat_u64("reported_pages") - reported),
+	       (unsigned long long)(stat_u64("host_discarded_pages") - discarded),
+	       (unsigned long long)(stat_u64("known_zero_pages") - marked));
+	/* The host did confirm its discards; the guest marked none. */
+	EXPECT_LT(discarded, stat_u64("host_discarded_pages"));
 	EXPECT_EQ(marked, stat_u64("known_zero_pages"));
 }
 
@@ -252,6 +293,8 @@ TEST_F(kz, lying_host_is_caught)
 
 	if (access(FAKE_ZERO, W_OK))
 		SKIP(return, "no fault injection (CONFIG_FPHINT_FAULT_INJECTION)");
+	if (cmdline_has("init_on_free=1"))
+		SKIP(return, "init_on_free: nothing is marked, even for a lying host");
 	/* Every report from here on lies: none reaches the host. */
 	ASSERT_EQ(0, write_str(FAKE_ZERO, "1"));
 	marked = stat_u64("known_zero_pages");
@@ -272,6 +315,18 @@ TEST_F(kz, lying_host_is_caught)
 		SKIP(return, "no verification mode (CONFIG_FPHINT_KNOWN_ZERO_VERIFY)");
 	/* Caught, and zeroed after all: the program never saw the lie. */
 	EXPECT_GE(stat_u64("known_zero_mismatches"), mism + 16 * PAGES_PER_MIB);
+	EXPECT_EQ(0, r.not_zero);
+	/* Switched off and on: every mark is gone, the lies with them. */
+	ASSERT_EQ(0, write_str(FP "known_zero", "0"));
+	ASSERT_EQ(0, write_str(FP "known_zero", "1"));
+	mism = stat_u64("known_zero_mismatches");
+	checked = stat_u64("known_zero_checked_pages");
+	r = retouch_until("known_zero_mismatches", 1, 1792);
+	printf("@@KZ forgotten retouched=%llu checked=%llu mismatches=%llu\n",
+	       (unsigned long long)r.pages,
+	       (unsigned long long)(stat_u64("known_zero_checked_pages") - checked),
+	       (unsigned long long)(stat_u64("known_zero_mismatches") - mism));
+	EXPECT_EQ(mism, stat_u64("known_zero_mismatches"));
 	EXPECT_EQ(0, r.not_zero);
 }
 

@@ -139,12 +139,14 @@ DECLARE_STATIC_KEY_FALSE(fphint_known_zero_key);
  * @page: head of a free block, zone->lock held
  *
  * Return: true when the host confirmed it discarded the block and it
- * reads back zero (PG_known_zero; see mm/fphint/known-zero.c).
+ * reads back zero (PG_known_zero; see mm/fphint/known-zero.c), and
+ * known_zero is on: switched off, no mark is passed on.
  */
 static __always_inline bool fphint_known_zero(struct page *page)
 {
 	return static_branch_unlikely(&fphint_known_zero_key) &&
-	       PageKnownZero(page);
+	       PageKnownZero(page) &&
+	       READ_ONCE(fphint_tunables[FPHINT_TUNABLE_KNOWN_ZERO]);
 }
 
 /**
@@ -180,7 +182,9 @@ static __always_inline bool fphint_take_known_zero(struct page *page,
 						   unsigned int order,
 						   bool init)
 {
-	if (!fphint_known_zero(page))
+	/* Off or not, the flag never stays on a page in use. */
+	if (!static_branch_unlikely(&fphint_known_zero_key) ||
+	    !PageKnownZero(page))
 		return false;
 	__ClearPageKnownZero(page);
 	return __fphint_take_known_zero(page, order, init);

@@ -538,6 +538,9 @@ int fphint_apply(struct fphint_config *cfg)
 		changed = true;
 		if (i == FPHINT_TUNABLE_RATELIMIT_MIB_S && fphint_throttle->reset)
 			fphint_throttle->reset();
+		/* Off means no block is trusted to be zero, now or later. */
+		if (i == FPHINT_TUNABLE_KNOWN_ZERO && !cfg->tunable[i])
+			fphint_known_zero_forget();
 	}
 	if (cfg->enabled >= 0 && cfg->enabled != fphint_enabled) {
 		__fphint_set_enabled(cfg->enabled);

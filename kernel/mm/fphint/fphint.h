@@ -342,6 +342,7 @@ unsigned int fphint_hostcheck_level(void);
 /* Known-zero blocks (known-zero.c). */
 void fphint_known_zero_init(void);
 bool fphint_known_zero_usable(void);
+void fphint_known_zero_forget(void);
 
 /* Fault injection (fault.c), CONFIG_FPHINT_FAULT_INJECTION. */
 #ifdef CONFIG_FPHINT_FAULT_INJECTION

@@ -67,25 +67,24 @@ static int __init fphint_setup_verify_zero(char *s)
 }
 __setup("fphint.verify_known_zero=", fphint_setup_verify_zero);
 
-#ifdef CONFIG_HIBERNATION
-/*
- * After a resume from hibernation the image's free pages hold whatever
- * the restore kernel left in them: no free block is known to be zero.
+/**
+ * fphint_known_zero_forget - no free block is known-zero any more
+ *
+ * With known_zero 0 (fphint_known_zero() false) no mark is passed on: the
+ * walk clears every free block's, then the pcp lists are drained, which
+ * drops theirs.  Process context, may sleep.
+ *
+ * Return: nothing.
  */
-static int fphint_known_zero_pm(struct notifier_block *nb,
-				unsigned long action, void *data)
+void fphint_known_zero_forget(void)
 {
 	struct zone *zone;
 	struct page *page;
 	unsigned int order;
 	int mt;
 
-	if (action != PM_POST_HIBERNATION && action != PM_POST_RESTORE)
-		return NOTIFY_DONE;
 	if (!static_branch_unlikely(&fphint_known_zero_key))
-		return NOTIFY_DONE;
-	/* pcp pages go back to the free lists, where the walk finds them. */
-	drain_all_pages(NULL);
+		return;
 	for_each_populated_zone(zone) {
 		spin_lock_irq(&zone->lock);
 		for (order = 0; order < MAX_ORDER; order++)
@@ -96,6 +95,27 @@ static int fphint_known_zero_pm(struct notifier_block *nb,
 					__ClearPageKnownZero(page);
 		spin_unlock_irq(&zone->lock);
 	}
+	drain_all_pages(NULL);
+}
+
+#ifdef CONFIG_HIBERNATION
+/*
+ * After a resume from hibernation the image's free pages hold whatever
+ * the restore kernel left in them: no free block is known to be zero.
+ */
+static int fphint_known_zero_pm(struct notifier_block *nb,
+				unsigned long action, void *data)
+{
+	unsigned int was;
+
+	if (action != PM_POST_HIBERNATION && action != PM_POST_RESTORE)
+		return NOTIFY_DONE;
+	fphint_config_lock();
+	was = fphint_tunables[FPHINT_TUNABLE_KNOWN_ZERO];
+	WRITE_ONCE(fphint_tunables[FPHINT_TUNABLE_KNOWN_ZERO], 0);
+	fphint_known_zero_forget();
+	WRITE_ONCE(fphint_tunables[FPHINT_TUNABLE_KNOWN_ZERO], was);
+	fphint_config_unlock();
 	return NOTIFY_DONE;
 }
 
@@ -192,14 +212,18 @@ static bool fphint_verify_zero_block(struct page *page, unsigned int order)
  * @init: the allocation asks for zeroed memory
  *
  * Return: true when the zeroing can be skipped: @init, known_zero on, and
- * (in verification mode) every byte found zero.
+ * (in verification mode, which checks every block handed out while
+ * known_zero is on) every byte found zero.
  */
 bool __fphint_take_known_zero(struct page *page, unsigned int order, bool init)
 {
+	/* Switched off: the mark is not relied on, nor checked. */
+	if (!fphint_tunable(KNOWN_ZERO))
+		return false;
 	if (static_branch_unlikely(&fphint_verify_zero_key) &&
 	    !fphint_verify_zero_block(page, order))
 		return false;
-	if (!init || !fphint_tunable(KNOWN_ZERO))
+	if (!init)
 		return false;
 	fphint_count(FPHINT_STAT_ZEROING_SKIPPED_PAGES, 1UL << order);
 	return true;
