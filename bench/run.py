@@ -188,7 +188,7 @@ def measure(cfg, scn, g):
                 r["memfree_check"] = round(grew / size, 3)
             # What it cost: reports, and blocks isolated (adjacent ones merge
             # into one range: an upper bound on ranges), per GiB returned.
-            if (r["returned_gib"] or 0) > 0.01:
+            if (r["returned_gib"] or 0) > 0.01 and "fphint.enabled=0" not in CONFIGS[cfg][1]:
                 r["reports_per_gib"] = ratio(c["reports"], r["returned_gib"], 1)
                 r["blocks_per_gib"] = ratio(c["isolated"], r["returned_gib"], 1)
         if scn == "reuse":
@@ -360,8 +360,9 @@ def table(results, accel, plan):
     cfgs = list(dict.fromkeys(r["config"] for r in results))
     reps = "; ".join(f"{scn} " + ", ".join(f"{c} {n}" for c, n in cs.items())
                      for scn, cs in plan.items() if cs)
-    lines = [f"Accelerator: **{accel.upper()}** — medians over repetitions ({reps}; churn: "
-             f"pairs of boots with off){' — QUICK MODE, not a measurement' if QUICK else ''}",
+    paired = "; churn: pairs of boots with off" if plan.get("churn") else ""
+    lines = [f"Accelerator: **{accel.upper()}** — medians over repetitions ({reps}{paired})"
+             f"{' — QUICK MODE, not a measurement' if QUICK else ''}",
              "", "| config | burst t50 | t90 | t95 | @0.5s | @1s | @2s | @5s | @10s | exits/GiB "
              "| frag @5s | frag4k @5s | churn vs off | reuse retouch | qemu cpu (burst) "
              "| qemu cpu s/GiB returned |",
@@ -443,9 +444,9 @@ def table(results, accel, plan):
     for r in ab:
         lines += ["", f"### Churn, in-guest A/B ({r['config']}, one boot)", "",
                   "| state | windows | ops/s | vs off (same round) | 95 % CI | qemu cpu ms/op "
-                  "| cpu/op vs off | 95 % CI | reports | reported MiB | reused MiB "
-                  "| reused / reported |",
-                  "|" + "---|" * 12]
+                  "| cpu/op vs off | 95 % CI | passes | blocks isolated | reports | reported MiB "
+                  "| reused MiB | reused / reported |",
+                  "|" + "---|" * 14]
         for st, a in r["ab"].items():
             lines.append("| " + " | ".join([
                 st, str(a["windows"]), fmt(a["ops_per_s"], "", 2),
@@ -453,16 +454,20 @@ def table(results, accel, plan):
                 fmt(None if a["qemu_cpu_per_op_s"] is None else 1000 * a["qemu_cpu_per_op_s"],
                     "", 1),
                 fmt(a["cpu_per_op_ratio_vs_off"], "", 3), ci_text(a["cpu_per_op_ratio_ci95"]),
-                fmt(a["reports"], "", 0), fmt(mib(a["reported_bytes"]), "", 1),
+                fmt(a["passes"], "", 0), fmt(a["isolated"], "", 0), fmt(a["reports"], "", 0), fmt(mib(a["reported_bytes"]), "", 1),
                 fmt(mib(a["reused_pages"] * 4096), "", 1),
                 fmt(a["reused_ratio"], "", 4)]) + " |")
         lines += ["", f"The same churn, fphint switched every {r['ab_window_s']} s "
                   f"({r['ab_rounds']} rounds, each state once a round, order rotated and "
                   f"reversed; the first {r['ab_settle_s']} s of a window not measured): off = "
-                  "enabled 0 (no hook, no passes), null = transport null (capture, passes, "
+                  "enabled 0 (no capture, no passes), null = transport null (capture, passes, "
                   "isolation, nothing reaches the host), on = the boot's transport.  null/off is "
                   "fphint's own CPU cost; on/null what reporting to the host adds (discards "
-                  "and refaults)."]
+                  "and refaults).  null marks nothing reported, so it captures and isolates "
+                  "the same memory again (its reports and bytes reach no host; compare blocks "
+                  "isolated): null/off is an upper bound of the pipeline's cost at on's rate, "
+                  "on/null a lower bound of the host's.  Counters moved in the measured part "
+                  "of the windows, summed."]
     return "\n".join(lines) + "\n"
 
 
