@@ -5,12 +5,23 @@ Boots one 2 GiB / 2 vCPU guest per (configuration, scenario, repetition),
 samples QEMU's RSS and CPU time on the host every 50 ms and the guest's
 counters, and writes bench/results/latest.{json,md} and PNG plots.
 
-BENCH_QUICK=1: one repetition, short scenarios, three configurations — only
-to show the harness works (make check uses it); never read speed from it.
+PLAN says which configuration runs how often in which scenario (bench/
+README.md gives the reasons and the time it takes).  churn runs as pairs of
+boots with "off" (off first in even pairs, second in odd ones), the ratio
+taken per pair; churnab is one boot of churn with fphint switched between
+off, null and on in alternating windows.
+
+Environment: BENCH_CONFIGS / BENCH_SCENARIOS (comma-separated subsets),
+BENCH_PAIRS (churn pairs per configuration), BENCH_REPS (repetitions of
+every other row), BENCH_PROFILES=1 (add policies/*.policy once each),
+BENCH_OUT (results directory).  BENCH_QUICK=1: one repetition, short
+scenarios, three configurations -- only to show the harness works (make
+check uses it); never read speed from it.
 """
 import json
 import os
 import platform
+import random
 import statistics
 import subprocess
 import sys
@@ -24,6 +35,7 @@ QUICK = os.environ.get("BENCH_QUICK") == "1"
 OUT = os.environ.get("BENCH_OUT", os.path.join(HERE, "results"))
 BENCH_VMLINUX = os.path.join(vm.BUILD, "bench", "kernel-out", "vmlinux")
 GIB = 1 << 30
+MIB = 1 << 20
 
 # name -> (kernel, kernel command line, device profile, fphint sysfs writes)
 CONFIGS = {
@@ -40,19 +52,38 @@ CONFIGS = {
 }
 # Device profiles only the patched QEMU has (qemu/patches).
 PATCHED_PROFILES = {"hypercall"}
-SCENARIOS = ["burst", "fragmented", "churn", "reuse"]
-# Quick mode checks the harness, not the numbers: each scenario runs only
-# the configurations make check reads (7 boots instead of 12).
-QUICK_ONLY = {"burst": ("off", "upstream", "fphint-default"), "fragmented": ("fphint-default",),
-              "churn": ("off", "fphint-default"), "reuse": ("fphint-default",)}
+SCENARIOS = ["burst", "fragmented", "frag4k", "churn", "churnab", "reuse"]
+# Scenarios whose figures are a curve of memory returned after a free.
+CURVES = ("burst", "fragmented", "frag4k")
+# scenario -> {configuration: repetitions}; for churn, pairs of boots with
+# "off".  Rows that only show "nothing comes back" run once; burst and the
+# fragmented ones repeat within a few percent, twice is enough; churn needs
+# its pairs to resolve 1 %; the rest says little (bench/README.md).
 if QUICK:
-    CONFIGS = {k: CONFIGS[k] for k in ("off", "upstream", "fphint-default")}
-    REPS = {"burst": 1, "fragmented": 1, "churn": 1, "reuse": 1}
-    SECS = {"burst": 4, "fragmented": 5, "churn": 4, "reuse": 3}
+    PLAN = {"burst": {"off": 1, "upstream": 1, "fphint-default": 1},
+            "fragmented": {"fphint-default": 1}, "frag4k": {"fphint-default": 1},
+            "churn": {"fphint-default": 1}, "churnab": {"fphint-default": 1},
+            "reuse": {"fphint-default": 1}}
+    SECS = {"burst": 4, "fragmented": 5, "frag4k": 3, "churn": 4, "reuse": 3}
+    FRAG4K_MIB = 256
+    # churnab: window, settle (not measured), rounds of every state
+    AB = (1.5, 0.5, 2)
 else:
-    REPS = {"burst": 2, "fragmented": 2, "churn": 3, "reuse": 3}
-    SECS = {"burst": 10, "fragmented": 6, "churn": 15, "reuse": 10}
+    PLAN = {"burst": {"off": 1, "upstream": 2, "upstream-fast": 2, "fphint-default": 2,
+                      "fphint-hypercall": 2},
+            "fragmented": {"off": 1, "upstream": 1, "upstream-fast": 2, "fphint-default": 2},
+            "frag4k": {"off": 1, "upstream": 1, "upstream-fast": 2, "fphint-default": 2},
+            "churn": {"fphint-default": 8, "upstream-fast": 2, "upstream": 2},
+            "churnab": {"fphint-default": 1},
+            "reuse": {"off": 2, "upstream-fast": 2, "fphint-default": 2}}
+    SECS = {"burst": 10, "fragmented": 10, "frag4k": 10, "churn": 15, "reuse": 10}
+    FRAG4K_MIB = 1024
+    AB = (4, 1, 8)
+AB_STATES = ("off", "null", "on")
+# churn's counters start this far in (the sample scenario-bench takes then).
+CHURN_SETTLE_S = 3
 POINTS = ["0.5", "1", "2", "5", "10"]
+BOOTSTRAP = (10000, 16)          # resamples, seed: the same data, the same interval
 PROFILE_CONFIGS = {}
 
 
@@ -77,7 +108,11 @@ def profiles():
 
 def run_one(cfg, scn, accel, rep):
     kernel, append, profile, sets = CONFIGS[cfg]
-    append += f" fphint.cfg={cfg} fphint.scn={scn} fphint.secs={SECS[scn]}"
+    append += f" fphint.cfg={cfg} fphint.scn={scn} fphint.secs={SECS.get(scn, 0)}"
+    if scn == "frag4k":
+        append += f" fphint.mib={FRAG4K_MIB}"
+    if scn == "churnab":
+        append += " fphint.ab=" + ":".join(str(x) for x in AB)
     if sets:
         append += f" fphint.set={sets}"
     logdir = os.path.join(vm.BUILD, "logs", "bench")
@@ -87,64 +122,165 @@ def run_one(cfg, scn, accel, rep):
                      qemu="patched" if profile in PATCHED_PROFILES else "stock")
         if kernel == "bench":
             g.cmd[g.cmd.index(vm.VMLINUX)] = BENCH_VMLINUX
-        g.start().wait(180)
+        g.start().wait(180 + (AB[0] * AB[2] * len(AB_STATES) if scn == "churnab" else 0))
     g.save_rss(os.path.join(logdir, f"{cfg}-{scn}-{rep}-rss.csv"))
     if g.seen("@@ERROR") or not g.seen("@@DONE rc=0"):
         print(f"  {cfg}/{scn}: guest failed, see {logdir}", file=sys.stderr)
     return g
 
 
+STAT_KEYS = ("reports", "reported_bytes", "hypercalls", "reused_pages", "isolated")
+
+
 def counters(g, t0, t1=None):
-    """reports and reported_bytes from the guest's counters between host times t0 and t1."""
+    """{counter: moved} of STAT_KEYS from the guest's counters between host
+    times t0 and t1 (the end when None); every value None without them."""
+    none = dict.fromkeys(STAT_KEYS)
     st = vm.stats_on_host_clock(g)
     b = vm.sample_before(st, t0, inclusive=True) or (st[0][1] if st else None)
     e = vm.sample_before(st, t1, inclusive=True) if t1 is not None else (st[-1][1] if st else None)
     if not b or not e or "reports" not in e:
-        return None, None, None
+        return none
     d = vm.counter_delta(b, e)
-    return d["reports"], d["reported_bytes"], d.get("hypercalls")
+    return {k: d.get(k) for k in STAT_KEYS}
+
+
+def ratio(a, b, nd=4):
+    return None if a is None or not b else round(a / b, nd)
+
+
+def reused_ratio(reused_pages, reported_bytes):
+    """Bytes of reported memory handed out again / bytes reported."""
+    return None if reused_pages is None else ratio(reused_pages * 4096, reported_bytes)
 
 
 def measure(cfg, scn, g):
     r = {"scenario": scn, "config": cfg, "t50_s": None, "t90_s": None, "t95_s": None,
          "returned_pct_at": None, "returned_pct_5s": None, "ops_per_s": None,
          "ops_ratio_vs_off": None, "reports": None, "reported_bytes": None,
-         "qemu_cpu_s": None, "retouch_s": None, "memfree_check": None, "hypercalls": None,
-         "returned_gib": None}
+         "reused_pages": None, "reused_ratio": None, "qemu_cpu_s": None,
+         "qemu_cpu_per_op_s": None, "retouch_s": None, "memfree_check": None,
+         "hypercalls": None, "returned_gib": None, "reports_per_gib": None,
+         "blocks_per_gib": None}
     off = vm.clock_offset(g)
-    if scn in ("burst", "fragmented", "reuse"):
+    if scn in CURVES + ("reuse",):
         got = vm.burst_curve(g, scn)
         if not got:
             return r
         pts, t0, base, size = got
-        end = t0 + (SECS["burst"] if scn == "burst" else 5)
-        # Same window as the RSS figures (reuse: until the re-touch).
-        r["reports"], r["reported_bytes"], r["hypercalls"] = counters(
-            g, t0, end if scn != "reuse" else None)
+        # Counters and CPU over the watch window of the RSS figures (reuse:
+        # until the re-touch; fragmented ones: 10 s, or the window if shorter).
+        win = SECS["burst"] if scn == "burst" else min(SECS.get(scn, 5), 10)
+        end = t0 + win
+        c = counters(g, t0, end if scn != "reuse" else None)
+        r.update({k: c[k] for k in ("reports", "reported_bytes", "hypercalls", "reused_pages")})
         r["qemu_cpu_s"] = g.cpu_between(t0, end)
+        if scn in CURVES:
+            r["returned_pct_at"] = {p: (round(100 * vm.frac_at(pts, float(p)), 1)
+                                        if float(p) <= win else None) for p in POINTS}
+            r["returned_gib"] = round(vm.frac_at(pts, win) * size / GIB, 3)
         if scn == "burst":
             for k, f in (("t50_s", 0.5), ("t90_s", 0.9), ("t95_s", 0.95)):
                 t = vm.time_to(pts, f)
                 r[k] = None if t is None else round(t, 3)
-            r["returned_pct_at"] = {p: round(100 * vm.frac_at(pts, float(p)), 1) for p in POINTS}
-            r["returned_gib"] = round(vm.frac_at(pts, SECS["burst"]) * size / GIB, 3)
-        if scn == "fragmented":
+        if scn in ("fragmented", "frag4k"):
             r["returned_pct_5s"] = round(100 * vm.frac_at(pts, 5), 1)
             ev = {e["_what"]: e for _, e in g.events()}
             if "freeing" in ev and "freed" in ev:
                 grew = (int(ev["freed"]["memfree_kib"]) - int(ev["freeing"]["memfree_kib"])) * 1024
                 r["memfree_check"] = round(grew / size, 3)
+            # What it cost: reports, and blocks isolated (adjacent ones merge
+            # into one range: an upper bound on ranges), per GiB returned.
+            if (r["returned_gib"] or 0) > 0.01 and "fphint.enabled=0" not in CONFIGS[cfg][1]:
+                r["reports_per_gib"] = ratio(c["reports"], r["returned_gib"], 1)
+                r["blocks_per_gib"] = ratio(c["isolated"], r["returned_gib"], 1)
         if scn == "reuse":
             r["retouch_s"] = g.results().get("retouch_s")
     elif scn == "churn":
         res = g.results()
-        if "churn_ops" in res:
-            r["ops_per_s"] = round(res["churn_ops"] / res["seconds"], 2)
+        if "churn_rate" in res:
+            r["ops_per_s"] = round(res["churn_rate"], 3)
+        elif "churn_ops" in res:
+            r["ops_per_s"] = round(res["churn_ops"] / res["seconds"], 3)
         evs = {e["_what"]: float(e["t"]) + off for _, e in g.events()}
         if "churn-start" in evs and "churn-end" in evs:
             r["qemu_cpu_s"] = g.cpu_between(evs["churn-start"], evs["churn-end"])
-            r["reports"], r["reported_bytes"], r["hypercalls"] = counters(g, evs["churn-start"])
+            # From the sample CHURN_SETTLE_S in (scenario-bench), not from the
+            # start: the first operations take memory fphint reported at boot.
+            st = [t for t, _ in vm.stats_on_host_clock(g)
+                  if evs["churn-start"] + CHURN_SETTLE_S - 0.5 <= t < evs["churn-end"]]
+            c = counters(g, st[0] if st else evs["churn-start"])
+            r.update({k: c[k] for k in ("reports", "reported_bytes", "hypercalls", "reused_pages")})
+            r["reused_ratio"] = reused_ratio(r["reused_pages"], r["reported_bytes"])
+            # Operations over the churn at the measured rate: whole ones
+            # would round by up to 1 %.
+            done = (res["churn_rate"] * res["seconds"] if res.get("churn_rate")
+                    else res.get("churn_ops"))
+            if r["qemu_cpu_s"] is not None and done:
+                r["qemu_cpu_per_op_s"] = round(r["qemu_cpu_s"] / done, 4)
+    elif scn == "churnab":
+        r.update(ab_windows(g, off))
     return r
+
+
+def ab_windows(g, off):
+    """churnab: per state, the windows' ops/s, the ratio to the "off" window of
+    the same round (median, bootstrap interval), QEMU CPU per operation and
+    the fphint counters the state made move."""
+    wins = []
+    for _, w in g.events("@@WINDOW"):
+        try:
+            wins.append({"state": w["_what"], "round": int(w["round"]), "ops": float(w["ops"]),
+                         "secs": float(w["secs"]), "t0": float(w["t0"]) + off,
+                         "t1": float(w["t1"]) + off,
+                         **{k: int(w[k]) for k in ("reports", "reported_bytes", "reused_pages",
+                                                   "isolated", "passes") if k in w}})
+        except (KeyError, ValueError):
+            continue
+    for w in wins:
+        c = g.cpu_between(w["t0"], w["t1"])
+        w["cpu_per_op"] = c / w["ops"] if c is not None and w["ops"] > 0 else None
+    base = {w["round"]: w["ops"] / w["secs"] for w in wins if w["state"] == "off" and w["secs"] > 0}
+    cbase = {w["round"]: w["cpu_per_op"] for w in wins if w["state"] == "off"}
+    ab = {}
+    for st in dict.fromkeys(w["state"] for w in wins):
+        ws = [w for w in wins if w["state"] == st and w["secs"] > 0]
+        rates = [w["ops"] / w["secs"] for w in ws]
+        ratios = [w["ops"] / w["secs"] / base[w["round"]] for w in ws if base.get(w["round"])]
+        cpu = [g.cpu_between(w["t0"], w["t1"]) for w in ws]
+        ops = sum(w["ops"] for w in ws)
+        sums = {k: sum(w.get(k, 0) for w in ws) for k in ("reports", "reported_bytes",
+                                                          "reused_pages", "isolated", "passes")}
+        cratios = [w["cpu_per_op"] / cbase[w["round"]] for w in ws
+                   if w["cpu_per_op"] is not None and cbase.get(w["round"])]
+        cmed, cci = median_ci(cratios)
+        med, ci = median_ci(ratios)
+        ab[st] = {"cpu_per_op_ratio_vs_off": cmed, "cpu_per_op_ratio_ci95": cci,
+                  "cpu_per_op_ratio_rounds": [round(x, 4) for x in cratios],
+                  "windows": len(ws), "ops_per_s": round(statistics.median(rates), 3),
+                  "ops_ratio_vs_off": med, "ops_ratio_ci95": ci,
+                  "ops_ratio_rounds": [round(x, 4) for x in ratios],
+                  "qemu_cpu_per_op_s": (round(sum(cpu) / ops, 4)
+                                        if ops and None not in cpu else None),
+                  **sums, "reused_ratio": reused_ratio(sums["reused_pages"],
+                                                       sums["reported_bytes"])}
+    return {"ab": ab, "ab_window_s": AB[0], "ab_settle_s": AB[1], "ab_rounds": AB[2]}
+
+
+def median_ci(xs):
+    """Median of @xs and its 95 % bootstrap interval [lo, hi] (BOOTSTRAP
+    resamples from a fixed seed, so the same data give the same interval);
+    (None, None) without data, (x, None) for a single value."""
+    xs = [x for x in xs if x is not None]
+    if not xs:
+        return None, None
+    med = round(statistics.median(xs), 4)
+    if len(xs) < 2:
+        return med, None
+    n, seed = BOOTSTRAP
+    rng = random.Random(seed)
+    meds = sorted(statistics.median(rng.choices(xs, k=len(xs))) for _ in range(n))
+    return med, [round(meds[int(0.025 * n)], 4), round(meds[int(0.975 * n) - 1], 4)]
 
 
 def median(xs):
@@ -153,17 +289,50 @@ def median(xs):
 
 
 def combine(runs):
-    """Median over repetitions, field by field; spread kept for the table."""
+    """Median over repetitions, field by field; the churn runs kept."""
     out = dict(runs[0])
     for k, v in runs[0].items():
         if isinstance(v, (int, float)) or v is None:
             out[k] = median([r[k] for r in runs])
-        elif isinstance(v, dict):
+        elif isinstance(v, dict) and k != "ab":
             out[k] = {p: median([r[k][p] for r in runs if r[k]]) for p in v}
     out["repetitions"] = len(runs)
     if runs[0]["scenario"] == "churn":
         out["ops_per_s_runs"] = [r["ops_per_s"] for r in runs]
+        rep = [r["reported_bytes"] for r in runs if r["reported_bytes"] is not None]
+        reu = [r["reused_pages"] for r in runs if r["reused_pages"] is not None]
+        # Over all boots: reused bytes / reported bytes.
+        out["reused_ratio"] = reused_ratio(sum(reu), sum(rep)) if rep and reu else None
     return out
+
+
+def pair_ratios(results, raw):
+    """churn: each configuration's ops/s over that of the "off" boot of the
+    same pair; median and 95 % bootstrap interval."""
+    offs = {r["pair"]: r["ops_per_s"] for r in raw.get(("churn", "off"), [])}
+    cpu_off = {r["pair"]: r["qemu_cpu_per_op_s"] for r in raw.get(("churn", "off"), [])}
+    for r in results:
+        if r["scenario"] != "churn":
+            continue
+        if r["config"] == "off":
+            r.update(ops_ratio_vs_off=1.0, ops_ratio_ci95=None, ops_ratio_pairs=None,
+                     pairs=len(offs), cpu_per_op_ratio_vs_off=1.0, cpu_per_op_ratio_ci95=None,
+                     cpu_per_op_ratio_pairs=None)
+            continue
+        ratios = [ratio(x["ops_per_s"], offs.get(x["pair"]))
+                  for x in raw[("churn", r["config"])]]
+        ratios = [x for x in ratios if x is not None]
+        med, ci = median_ci(ratios)
+        r.update(ops_ratio_vs_off=med, ops_ratio_ci95=ci, ops_ratio_pairs=ratios,
+                 pairs=len(ratios))
+        # QEMU CPU per operation against the pair's off: steadier than ops/s
+        # when the host is busy (it counts work done, not time waited).
+        cratios = [ratio(x["qemu_cpu_per_op_s"], cpu_off.get(x["pair"]))
+                   for x in raw[("churn", r["config"])]]
+        cratios = [x for x in cratios if x is not None]
+        med, ci = median_ci(cratios)
+        r.update(cpu_per_op_ratio_vs_off=med, cpu_per_op_ratio_ci95=ci,
+                 cpu_per_op_ratio_pairs=cratios)
 
 
 def machine():
@@ -181,19 +350,30 @@ def fmt(x, unit="", nd=2):
     return "–" if x is None else f"{x:.{nd}f}{unit}"
 
 
-def table(results, accel):
+def ci_text(ci):
+    return "–" if not ci else f"{ci[0]:.3f}–{ci[1]:.3f}"
+
+
+def mib(b):
+    return None if b is None else b / MIB
+
+
+def table(results, accel, plan):
     by = {(r["scenario"], r["config"]): r for r in results}
     cfgs = list(dict.fromkeys(r["config"] for r in results))
-    lines = [f"Accelerator: **{accel.upper()}** — medians over repetitions "
-             f"(burst {REPS['burst']}, fragmented {REPS['fragmented']}, churn {REPS['churn']}, "
-             f"reuse {REPS['reuse']}; policy profiles once each){' — QUICK MODE, not a measurement' if QUICK else ''}", "",
-             "| config | burst t50 | t90 | t95 | @0.5s | @1s | @2s | @5s | @10s | exits/GiB "
-             "| frag @5s | churn ops/s | vs off | churn reports | reuse retouch | qemu cpu (burst) "
+    reps = "; ".join(f"{scn} " + ", ".join(f"{c} {n}" for c, n in cs.items())
+                     for scn, cs in plan.items() if cs)
+    paired = "; churn: pairs of boots with off" if plan.get("churn") else ""
+    lines = [f"Accelerator: **{accel.upper()}** — medians over repetitions ({reps}{paired})"
+             f"{' — QUICK MODE, not a measurement' if QUICK else ''}",
+             "", "| config | burst t50 | t90 | t95 | @0.5s | @1s | @2s | @5s | @10s | exits/GiB "
+             "| frag @5s | frag4k @5s | churn vs off | reuse retouch | qemu cpu (burst) "
              "| qemu cpu s/GiB returned |",
-             "|" + "---|" * 17]
+             "|" + "---|" * 16]
     for c in cfgs:
         b = by.get(("burst", c), {})
         f = by.get(("fragmented", c), {})
+        f4 = by.get(("frag4k", c), {})
         ch = by.get(("churn", c), {})
         ru = by.get(("reuse", c), {})
         at = b.get("returned_pct_at") or {}
@@ -208,16 +388,89 @@ def table(results, accel):
         lines.append("| " + " | ".join([
             c, fmt(b.get("t50_s"), " s"), fmt(b.get("t90_s"), " s"), fmt(b.get("t95_s"), " s"),
             *[fmt(at.get(p), " %", 1) for p in POINTS], fmt(rpg, "", 1),
-            fmt(f.get("returned_pct_5s"), " %", 1), fmt(ch.get("ops_per_s"), "", 2),
-            fmt(ch.get("ops_ratio_vs_off"), "", 3), fmt(ch.get("reports"), "", 0),
+            fmt(f.get("returned_pct_5s"), " %", 1), fmt(f4.get("returned_pct_5s"), " %", 1),
+            fmt(ch.get("ops_ratio_vs_off"), "", 3),
             fmt(ru.get("retouch_s"), " s", 2), fmt(b.get("qemu_cpu_s"), " s", 2),
             fmt(cpg, " s", 3)]) + " |")
     lines += ["", "exits/GiB: notifications per GiB reported in the burst (one per virtio "
               "report, one per call for fphint-hypercall). qemu cpu: QEMU's user+system time "
               "over the burst's watch window (under TCG it includes the vCPUs themselves).",
-              "", "Blank burst times: that fraction never left QEMU's RSS within the watch "
-              "window. Churn: ops/s of a mmap/touch/munmap 64 MiB loop on every vCPU; "
-              "the runs are listed in latest.json."]
+              "Blank burst times: that fraction never left QEMU's RSS within the watch window."]
+
+    frag = [r for r in results if r["scenario"] in ("fragmented", "frag4k")]
+    if frag:
+        lines += ["", "### Fragmented memory: freed memory gone from QEMU's RSS", "",
+                  "| scenario | config | @0.5s | @1s | @2s | @5s | @10s | memfree_check "
+                  "| reports/GiB | blocks/GiB |", "|" + "---|" * 10]
+        for r in sorted(frag, key=lambda r: (CURVES.index(r["scenario"]), cfgs.index(r["config"]))):
+            at = r.get("returned_pct_at") or {}
+            lines.append("| " + " | ".join([
+                r["scenario"], r["config"], *[fmt(at.get(p), " %", 1) for p in POINTS],
+                fmt(r.get("memfree_check"), "", 3), fmt(r.get("reports_per_gib"), "", 1),
+                fmt(r.get("blocks_per_gib"), "", 0)]) + " |")
+        lines += ["", "fragmented: 1 GiB touched, 3 of every 4 64 KiB pieces unmapped; frag4k: "
+                  f"{FRAG4K_MIB} MiB touched (THP off), runs of 1-7 free 4 KiB pages with one "
+                  "kept after each (MADV_DONTNEED). memfree_check: MemFree growth / bytes freed. "
+                  "reports and blocks isolated per GiB returned by 10 s (fphint's counters: "
+                  "none for stock page_reporting; adjacent blocks merge into one range, so "
+                  "blocks bound the ranges from above)."]
+
+    churn = [r for r in results if r["scenario"] == "churn"]
+    if churn:
+        lines += ["", "### Churn: paired boots", "",
+                  "| config | pairs | ops/s | vs off (median of pairs) | 95 % CI | qemu cpu ms/op "
+                  "| cpu/op vs off | 95 % CI | reports | reported MiB | reused MiB "
+                  "| reused / reported |",
+                  "|" + "---|" * 12]
+        for r in churn:
+            ru = None if r.get("reused_pages") is None else r["reused_pages"] * 4096
+            lines.append("| " + " | ".join([
+                r["config"], str(r.get("pairs") or "–"), fmt(r.get("ops_per_s"), "", 2),
+                fmt(r.get("ops_ratio_vs_off"), "", 3), ci_text(r.get("ops_ratio_ci95")),
+                fmt(None if r.get("qemu_cpu_per_op_s") is None else 1000 * r["qemu_cpu_per_op_s"],
+                    "", 1),
+                fmt(r.get("cpu_per_op_ratio_vs_off"), "", 3), ci_text(r.get("cpu_per_op_ratio_ci95")),
+                fmt(r.get("reports"), "", 0), fmt(mib(r.get("reported_bytes")), "", 1),
+                fmt(mib(ru), "", 1), fmt(r.get("reused_ratio"), "", 4)]) + " |")
+        lines += ["", f"Every vCPU mmaps, touches and unmaps 64 MiB in a loop for "
+                  f"{SECS['churn']} s; ops/s counts each process's operations over the time "
+                  "to its last finished one.  Pairs: off then the configuration in even "
+                  "pairs, the other way round in odd ones; the ratio is taken per pair, its "
+                  f"median given with a 95 % bootstrap interval ({BOOTSTRAP[0]} resamples, "
+                  f"seed {BOOTSTRAP[1]}).  cpu/op: QEMU's CPU time per operation against the "
+                  "pair's off, the same way (under TCG the vCPUs' own work is in it; it does "
+                  "not count time spent waiting for a busy host, ops/s does).  Counters "
+                  f"(medians per boot) from {CHURN_SETTLE_S} s into the churn to its end; "
+                  "reused / reported: reported memory handed out again, over all boots."]
+
+    ab = [r for r in results if r["scenario"] == "churnab" and r.get("ab")]
+    for r in ab:
+        lines += ["", f"### Churn, in-guest A/B ({r['config']}, one boot)", "",
+                  "| state | windows | ops/s | vs off (same round) | 95 % CI | qemu cpu ms/op "
+                  "| cpu/op vs off | 95 % CI | passes | blocks isolated | reports | reported MiB "
+                  "| reused MiB | reused / reported |",
+                  "|" + "---|" * 14]
+        for st, a in r["ab"].items():
+            lines.append("| " + " | ".join([
+                st, str(a["windows"]), fmt(a["ops_per_s"], "", 2),
+                fmt(a["ops_ratio_vs_off"], "", 3), ci_text(a["ops_ratio_ci95"]),
+                fmt(None if a["qemu_cpu_per_op_s"] is None else 1000 * a["qemu_cpu_per_op_s"],
+                    "", 1),
+                fmt(a["cpu_per_op_ratio_vs_off"], "", 3), ci_text(a["cpu_per_op_ratio_ci95"]),
+                fmt(a["passes"], "", 0), fmt(a["isolated"], "", 0), fmt(a["reports"], "", 0), fmt(mib(a["reported_bytes"]), "", 1),
+                fmt(mib(a["reused_pages"] * 4096), "", 1),
+                fmt(a["reused_ratio"], "", 4)]) + " |")
+        lines += ["", f"The same churn, fphint switched every {r['ab_window_s']} s "
+                  f"({r['ab_rounds']} rounds, each state once a round, order rotated and "
+                  f"reversed; the first {r['ab_settle_s']} s of a window not measured): off = "
+                  "enabled 0 (no capture, no passes), null = transport null (capture, passes, "
+                  "isolation, nothing reaches the host), on = the boot's transport.  null/off is "
+                  "fphint's own CPU cost; on/null what reporting to the host adds (discards "
+                  "and refaults).  null marks nothing reported, so it captures and isolates "
+                  "the same memory again (its reports and bytes reach no host; compare blocks "
+                  "isolated): null/off is an upper bound of the pipeline's cost at on's rate, "
+                  "on/null a lower bound of the host's.  Counters moved in the measured part "
+                  "of the windows, summed."]
     return "\n".join(lines) + "\n"
 
 
@@ -248,56 +501,107 @@ def plots(curves):
                    'set yrange [-5:105]; set key bottom right')
 
 
+def build_plan(cfgs):
+    """[(scenario, config, repetition or pair)] in run order: configurations
+    interleaved, their order rotated every repetition; churn as pairs with
+    off (numbered over all configurations), off first in a configuration's
+    even pairs and second in its odd ones."""
+    plan = {}
+    for scn in SCENARIOS:
+        want = dict(PLAN.get(scn, {}))
+        if os.environ.get("BENCH_CONFIGS"):
+            # Asked for by name: runs even where the plan leaves it out.
+            want = {c: want.get(c, 1 if c != "off" else 0) for c in cfgs}
+        else:
+            want.update({c: 1 for c in PROFILE_CONFIGS
+                         if scn not in ("churn", "churnab")})
+        if scn == "churn":
+            want.pop("off", None)
+            if os.environ.get("BENCH_PAIRS"):
+                want = {c: int(os.environ["BENCH_PAIRS"]) for c in want}
+        elif scn == "churnab":
+            # Only fphint can be switched at runtime.
+            want = {c: 1 for c, n in want.items() if n and CONFIGS[c][1] == ""}
+        elif os.environ.get("BENCH_REPS"):
+            want = {c: int(os.environ["BENCH_REPS"]) for c in want if want[c]}
+        plan[scn] = {c: n for c, n in want.items() if n and c in cfgs}
+    runs = []
+    for scn, want in plan.items():
+        order = list(want)
+        for k in range(max(want.values(), default=0)):
+            for cfg in order[k % len(order):] + order[:k % len(order)]:
+                if k >= want[cfg]:
+                    continue
+                if scn == "churn":
+                    # Numbered over all configurations: one off boot each.
+                    p = sum(1 for r in runs if r[0] == scn and r[1] == "off")
+                    pair = [(scn, "off", p), (scn, cfg, p)]
+                    runs += pair if k % 2 == 0 else pair[::-1]
+                else:
+                    runs.append((scn, cfg, k))
+    return plan, runs
+
+
 def main():
     global CONFIGS, SCENARIOS
     os.makedirs(OUT, exist_ok=True)
-    PROFILE_CONFIGS.update(profiles())
-    CONFIGS.update(PROFILE_CONFIGS)
-    # BENCH_CONFIGS / BENCH_SCENARIOS: comma-separated subsets, for tuning.
+    if os.environ.get("BENCH_PROFILES") == "1" or os.environ.get("BENCH_CONFIGS"):
+        PROFILE_CONFIGS.update(profiles())
+        CONFIGS.update(PROFILE_CONFIGS)
     if os.environ.get("BENCH_CONFIGS"):
-        CONFIGS = {k: CONFIGS[k] for k in os.environ["BENCH_CONFIGS"].split(",")}
+        cfgs = os.environ["BENCH_CONFIGS"].split(",")
+        for c in cfgs:
+            if c not in CONFIGS:
+                sys.exit(f"unknown configuration {c}: {', '.join(CONFIGS)}")
+        if os.environ.get("BENCH_PROFILES") != "1":
+            PROFILE_CONFIGS.clear()
+    else:
+        cfgs = list(CONFIGS)
     if os.environ.get("BENCH_SCENARIOS"):
         SCENARIOS = os.environ["BENCH_SCENARIOS"].split(",")
-    if any(k == "bench" for k, *_ in CONFIGS.values()) and not os.path.exists(BENCH_VMLINUX):
+    # The patched QEMU (make qemu) runs fphint-hypercall; without it that
+    # configuration is left out, said so, and the rest runs.
+    if not os.access(vm.PATCHED_QEMU, os.X_OK):
+        gone = [c for c in cfgs if CONFIGS[c][2] in PATCHED_PROFILES
+                and (os.environ.get("BENCH_CONFIGS") or any(c in p for p in PLAN.values()))]
+        if gone:
+            print(f"note: {vm.PATCHED_QEMU} missing (make qemu): leaving out {', '.join(gone)}",
+                  file=sys.stderr)
+        cfgs = [c for c in cfgs if c not in gone]
+    plan, runs = build_plan(cfgs)
+    if any(CONFIGS[c][0] == "bench" for _, c, _ in runs) and not os.path.exists(BENCH_VMLINUX):
         sys.exit(f"missing {BENCH_VMLINUX}: run FPHINT_VARIANT=bench scripts/kernel-build.sh")
     accel, why = vm.pick_accel()
-    print(f"accelerator: {accel.upper()} ({why})", flush=True)
+    print(f"accelerator: {accel.upper()} ({why}); {len(runs)} boots", flush=True)
     started = time.time()
     raw = {}
     curves = {}
-    cfgs = list(CONFIGS)
-    for scn in SCENARIOS:
-        for rep in range(REPS[scn]):
-            # Interleave configurations, rotating the order every repetition.
-            order = cfgs[rep % len(cfgs):] + cfgs[:rep % len(cfgs)]
-            for cfg in order:
-                # Profiles run once per scenario: five of them at full
-                # repetitions would take make bench past 25 minutes.
-                if rep and cfg in PROFILE_CONFIGS:
-                    continue
-                if QUICK and cfg not in QUICK_ONLY.get(scn, cfgs):
-                    continue
-                g = run_one(cfg, scn, accel, rep)
-                r = measure(cfg, scn, g)
-                raw.setdefault((scn, cfg), []).append(r)
-                if rep == 0 and scn in ("burst", "fragmented"):
-                    got = vm.burst_curve(g, scn)
-                    if got:
-                        curves.setdefault(scn, {})[cfg] = [p for p in got[0] if p[0] <= 12]
-                print(f"  {scn:<10} {cfg:<16} rep {rep}: " + ", ".join(
-                    f"{k}={v}" for k, v in r.items()
-                    if k not in ("scenario", "config") and v is not None), flush=True)
-    results = [combine(runs) for runs in raw.values()]
-    off = {r["scenario"]: r for r in results if r["config"] == "off"}
+    for i, (scn, cfg, k) in enumerate(runs):
+        g = run_one(cfg, scn, accel, k)
+        r = measure(cfg, scn, g)
+        if scn == "churn":
+            r["pair"] = k
+        raw.setdefault((scn, cfg), []).append(r)
+        if scn in CURVES and (scn not in curves or cfg not in curves[scn]):
+            got = vm.burst_curve(g, scn)
+            if got:
+                curves.setdefault(scn, {})[cfg] = [p for p in got[0] if p[0] <= 12]
+        print(f"  [{i + 1}/{len(runs)} {time.time() - started:5.0f} s] {scn:<10} {cfg:<16} "
+              f"{'pair' if scn == 'churn' else 'rep'} {k}: " + ", ".join(
+                  f"{key}={v}" for key, v in r.items()
+                  if key not in ("scenario", "config", "pair") and v is not None), flush=True)
+    results = [combine(rs) for rs in raw.values()]
     for r in results:
-        o = off.get(r["scenario"])
-        if r["scenario"] == "churn" and o and o["ops_per_s"] and r["ops_per_s"] is not None:
-            r["ops_ratio_vs_off"] = round(r["ops_per_s"] / o["ops_per_s"], 3)
+        r.pop("pair", None)
+    pair_ratios(results, raw)
     doc = {"machine": machine(), "accel": accel, "quick": QUICK,
-           "duration_s": round(time.time() - started), "results": results}
+           "duration_s": round(time.time() - started), "boots": len(runs),
+           "plan": plan, "secs": SECS, "bootstrap": {"resamples": BOOTSTRAP[0],
+                                                     "seed": BOOTSTRAP[1]},
+           "results": results}
     with open(os.path.join(OUT, "latest.json"), "w") as f:
         json.dump(doc, f, indent=1)
-    md = table(results, accel)
+    md = table(results, accel, plan)
     with open(os.path.join(OUT, "latest.md"), "w") as f:
         f.write(md)
     plots(curves)

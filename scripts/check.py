@@ -881,6 +881,7 @@ def suite_bench_quick(accel, logdir):
     """The bench harness end to end in its quick mode: artefacts, schema,
     and numbers present.  Speed is never asserted here."""
     import json
+    import statistics
     import subprocess
     out = os.path.join(vm.BUILD, "bench-quick")
     env = dict(os.environ, BENCH_QUICK="1", BENCH_OUT=out)
@@ -896,20 +897,54 @@ def suite_bench_quick(accel, logdir):
            "bench-quick: latest.json has machine, accel, results")
     keys = {"scenario", "config", "t50_s", "t90_s", "t95_s", "returned_pct_at",
             "returned_pct_5s", "ops_per_s", "ops_ratio_vs_off", "reports",
-            "reported_bytes", "qemu_cpu_s"}
+            "reported_bytes", "qemu_cpu_s", "reused_pages", "reused_ratio",
+            "qemu_cpu_per_op_s", "reports_per_gib", "blocks_per_gib"}
     rs = doc["results"]
     report(rs and all(keys <= set(r) for r in rs), "bench-quick: every result has the schema's fields")
     by = {(r["scenario"], r["config"]): r for r in rs}
     need = [("burst", "fphint-default", "t90_s"), ("burst", "off", "returned_pct_at"),
             ("fragmented", "fphint-default", "returned_pct_5s"),
+            ("frag4k", "fphint-default", "returned_pct_5s"),
+            ("frag4k", "fphint-default", "returned_pct_at"),
+            ("frag4k", "fphint-default", "memfree_check"),
             ("churn", "off", "ops_per_s"), ("churn", "fphint-default", "ops_ratio_vs_off"),
+            ("churn", "fphint-default", "reused_pages"),
+            ("churn", "fphint-default", "qemu_cpu_per_op_s"),
             ("reuse", "fphint-default", "retouch_s")]
     for scn, cfg, k in need:
         report(by.get((scn, cfg), {}).get(k) is not None, f"bench-quick: {scn}/{cfg} measured {k}")
     # The control really is a control: no hinting returns nothing.
     off_at = (by.get(("burst", "off"), {}).get("returned_pct_at") or {}).get("2")
     report(off_at is not None and off_at < 10, f"bench-quick: 'off' returned {off_at} % of a burst (< 10)")
-    for f in ("latest.md", "burst.png", "fragmented.png"):
+    # frag4k really freed its pages (MemFree grew by most of what it freed).
+    mf = by.get(("frag4k", "fphint-default"), {}).get("memfree_check")
+    report(mf is not None and mf > 0.8, f"bench-quick: frag4k freed what it says (memfree_check {mf} > 0.8)")
+    # Churn in pairs: one ratio per pair against that pair's own off boot.
+    ch = by.get(("churn", "fphint-default"), {})
+    pr = ch.get("ops_ratio_pairs")
+    report(isinstance(pr, list) and len(pr) == ch.get("pairs") >= 1
+           and ch.get("ops_ratio_vs_off") == round(statistics.median(pr), 4),
+           f"bench-quick: churn ratio is the median of {ch.get('pairs')} per-pair ratios {pr}")
+    # In-guest A/B: every state measured in every round, a bootstrap interval
+    # around the median of the rounds, off against itself exactly 1.
+    ab = by.get(("churnab", "fphint-default"), {})
+    st = ab.get("ab") or {}
+    report(set(st) == {"off", "null", "on"} and
+           all(a["windows"] == ab.get("ab_rounds") and a["ops_per_s"] for a in st.values()),
+           f"bench-quick: churnab measured off, null and on in each of {ab.get('ab_rounds')} rounds")
+    on = st.get("on") or {}
+    ci = on.get("ops_ratio_ci95")
+    report(isinstance(ci, list) and len(ci) == 2 and on.get("ops_ratio_vs_off") is not None
+           and ci[0] <= on["ops_ratio_vs_off"] <= ci[1]
+           and (st.get("off") or {}).get("ops_ratio_vs_off") == 1.0,
+           f"bench-quick: churnab on/off {on.get('ops_ratio_vs_off')} inside its interval {ci}")
+    report(all(k in on and on[k] is not None for k in ("reports", "reported_bytes", "reused_pages",
+                                                        "qemu_cpu_per_op_s")),
+           "bench-quick: churnab counted reports, bytes, reused pages and QEMU CPU per op")
+    report(doc.get("boots") == sum(sum(v.values()) for v in doc.get("plan", {}).values())
+           + sum((doc.get("plan") or {}).get("churn", {}).values()),
+           f"bench-quick: {doc.get('boots')} boots, as the plan says (churn: two per pair)")
+    for f in ("latest.md", "burst.png", "fragmented.png", "frag4k.png"):
         report(os.path.getsize(os.path.join(out, f)) > 0 if os.path.exists(os.path.join(out, f)) else False,
                f"bench-quick: {f} written")
 
