@@ -77,6 +77,7 @@ void __init fphint_fault_debugfs(void)
 	debugfs_create_u64("faults_injected", 0400, dir, &fphint_fault.injected);
 	debugfs_create_u32("backoff_min_level", 0600, dir, &fphint_fault.backoff_min);
 	fphint_hc_debugfs(dir);
+	fphint_virtio_debugfs(dir);
 }
 
 /* fphint.fail_init=N: step N of fphint_init() fails, to test its unwinding. */
