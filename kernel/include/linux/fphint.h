@@ -240,4 +240,20 @@ void fphint_hypercall_offer(void *owner, bool offered);
 static inline void fphint_hypercall_offer(void *owner, bool offered) { }
 #endif
 
+#ifdef CONFIG_FPHINT_FAULT_INJECTION
+/**
+ * fphint_fault_status_short - fault injection: send a request's status
+ *	buffer (VIRTIO_BALLOON_F_FPHINT_REPORT_STATUS) a byte short?
+ *
+ * Return: true when debugfs fphint/status_short_every_n_requests picks
+ * this request.
+ */
+bool fphint_fault_status_short(void);
+#else
+static inline bool fphint_fault_status_short(void)
+{
+	return false;
+}
+#endif
+
 #endif /* _LINUX_FPHINT_H */
