@@ -22,11 +22,16 @@ two quiet turns at which the host reads the balloon's counters over QMP):
   * patched QEMU, fphint.enabled=0: stock page_reporting's reports carry
     the status buffer too (every one written, none malformed, memory
     discarded, no warning);
+  * patched QEMU, every 2nd status buffer a byte short (fault injection,
+    debugfs fphint/status_short_every_n_requests): QEMU leaves those
+    reports alone and counts them in report-status-malformed, the guest
+    keeps their ranges (PENDING; host_skipped_pages = what QEMU never
+    saw), nothing stays isolated;
   * patched QEMU with fphint-report-status=off, and stock QEMU: bit 21
     not negotiated, behaviour as before (canary checks, no per-range
     counts, no status byte), and the burst still reported.
 
-About 6 minutes under TCG (hugetlbfs case skipped when the host
+About 7 minutes under TCG (hugetlbfs case skipped when the host
 cannot reserve 1 GiB of huge pages).
 """
 import os
@@ -109,7 +114,7 @@ def with_status(accel, logdir, case, extra, codes, append=""):
     bit, named = negotiated(g, status)
     report(bit is True and named is True,
            f"{label}: bit 21 negotiated (guest features file: {bit}, QMP guest-features: {named})")
-    (b0, _), (a0, _) = host_turn_stats(g, "before"), host_turn_stats(g, "after")
+    (b0, _), (a0, a1) = host_turn_stats(g, "before"), host_turn_stats(g, "after")
     h0, h1 = hc.get("before"), hc.get("after")
     c0, c1 = status_codes(g, "before"), status_codes(g, "after")
     if not (b0 and a0 and h0 and h1 and g.seen("@@STATUS-END after")):
@@ -117,6 +122,9 @@ def with_status(accel, logdir, case, extra, codes, append=""):
         check_console(g, label)
         return
     gd, hd = vm.counter_delta(b0, a0), vm.counter_delta(h0, h1)
+    # Guest stats and status codes are read just before the host's turn;
+    # a report while the host reads would make the two sides differ.
+    quiet = "quiet" if a0["reported_bytes"] == a1["reported_bytes"] else "NOT quiet"
     burst = "frag" not in append
     report((gd["reported_bytes"] >= 0.9 * GIB or not burst) and gd["reported_bytes"] > 0
            and hd["report_bytes_requested"] == gd["reported_bytes"],
@@ -144,11 +152,46 @@ def with_status(accel, logdir, case, extra, codes, append=""):
     report(got == want and (HC_DISCARDED_ZERO in codes or hd["report_bytes_discarded_zero"] == 0),
            f"{label}: status bytes across the work {delta} (code: (ranges, pages)) match QEMU's "
            f"counters {want} (code: bytes); report-bytes-discarded-zero "
-           f"+{hd['report_bytes_discarded_zero']}")
+           f"+{hd['report_bytes_discarded_zero']}; guest {quiet} during the host's turn")
     figures[f"report status ({case})"] = (
         f"{hd['report_reports']} reports, {hd['report_ranges']} ranges, "
         f"{disc >> 20} MiB discarded ({hd['report_bytes_discarded_zero'] >> 20} MiB zero), "
         f"{kept >> 10} KiB kept, {hd['report_discard_ns'] / 1e6:.1f} ms discarding")
+    check_console(g, label)
+
+
+def malformed(accel, logdir):
+    """Every 2nd request's status buffer a byte short (fault injection),
+    64 KiB pieces on anonymous RAM: QEMU leaves those reports alone and
+    counts them, the guest keeps their ranges (PENDING), the rest as usual."""
+    label = "report-status: status buffer a byte short"
+    g, hc, _ = run(accel, logdir, "short status", "patched", ["-device", BALLOON],
+                   "fphint_rs=frag fphint_rs_short=2")
+    (b0, _), (a0, a1) = host_turn_stats(g, "before"), host_turn_stats(g, "after")
+    h0, h1 = hc.get("before"), hc.get("after")
+    c0, c1 = status_codes(g, "before"), status_codes(g, "after")
+    if not (b0 and a0 and h0 and h1 and g.seen("@@STATUS-END after")):
+        report(False, f"{label}: guest stats, host counters and status codes read at both turns")
+        check_console(g, label)
+        return
+    gd, hd = vm.counter_delta(b0, a0), vm.counter_delta(h0, h1)
+    bad = hd["report_status_malformed"]
+    report(bad > 0 and hd["report_status_reports"] > 0
+           and hd["report_status_reports"] + bad == hd["report_reports"],
+           f"{label}: QEMU counted {bad} malformed of {hd['report_reports']} reports, wrote the "
+           f"status of the other {hd['report_status_reports']}")
+    left = gd["reported_bytes"] - hd["report_bytes_requested"]
+    report(left > 0 and gd["host_skipped_pages"] * PAGE == left
+           and gd["host_discarded_pages"] * PAGE == hd["report_bytes_discarded"],
+           f"{label}: the malformed reports' {left >> 10} KiB were not touched by QEMU and kept by "
+           f"the guest (host_skipped_pages +{gd['host_skipped_pages']}); discarded "
+           f"+{gd['host_discarded_pages']} pages on both sides")
+    pending = c1.get(0, (0, 0))[1] - c0.get(0, (0, 0))[1]
+    report(pending * PAGE == left,
+           f"{label}: their status bytes came back PENDING ({pending} pages)")
+    report(a1 is not None and a1.get("isolated_now_pages") == 0,
+           f"{label}: every page back in the buddy (isolated_now_pages "
+           f"{a1 and a1.get('isolated_now_pages')})")
     check_console(g, label)
 
 
@@ -222,4 +265,5 @@ def suite_report_status(accel, logdir):
         without_status(accel, logdir, "fphint-report-status=off", "patched",
                        ["-device", BALLOON + ",fphint-report-status=off"])
         stock_reporting(accel, logdir)
+        malformed(accel, logdir)
     without_status(accel, logdir, "stock QEMU", "stock", ["-device", BALLOON])
