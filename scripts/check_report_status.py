@@ -106,6 +106,21 @@ def negotiated(g, status):
     return bit, named
 
 
+def work(g, hc, label):
+    """What moved across the work, between the two host turns: (guest
+    stats delta, host counters delta, host counters after, guest stats
+    just before and after the last turn, status codes at each turn); None
+    (reported, console checked) when something was not read."""
+    (b0, _), (a0, a1) = host_turn_stats(g, "before"), host_turn_stats(g, "after")
+    h0, h1 = hc.get("before"), hc.get("after")
+    if not (b0 and a0 and h0 and h1 and g.seen("@@STATUS-END after")):
+        report(False, f"{label}: guest stats, host counters and status codes read at both turns")
+        check_console(g, label)
+        return None
+    return (vm.counter_delta(b0, a0), vm.counter_delta(h0, h1), h1, a0, a1,
+            status_codes(g, "before"), status_codes(g, "after"))
+
+
 def with_status(accel, logdir, case, extra, codes, append=""):
     """Patched QEMU, bit 21 on: every status byte across the work is one of
     @codes, {code: QEMU counter whose delta is its pages * 4096}."""
@@ -114,14 +129,10 @@ def with_status(accel, logdir, case, extra, codes, append=""):
     bit, named = negotiated(g, status)
     report(bit is True and named is True,
            f"{label}: bit 21 negotiated (guest features file: {bit}, QMP guest-features: {named})")
-    (b0, _), (a0, a1) = host_turn_stats(g, "before"), host_turn_stats(g, "after")
-    h0, h1 = hc.get("before"), hc.get("after")
-    c0, c1 = status_codes(g, "before"), status_codes(g, "after")
-    if not (b0 and a0 and h0 and h1 and g.seen("@@STATUS-END after")):
-        report(False, f"{label}: guest stats, host counters and status codes read at both turns")
-        check_console(g, label)
+    w = work(g, hc, label)
+    if w is None:
         return
-    gd, hd = vm.counter_delta(b0, a0), vm.counter_delta(h0, h1)
+    gd, hd, h1, a0, a1, c0, c1 = w
     # Guest stats and status codes are read just before the host's turn;
     # a report while the host reads would make the two sides differ.
     quiet = "quiet" if a0["reported_bytes"] == a1["reported_bytes"] else "NOT quiet"
@@ -167,14 +178,10 @@ def malformed(accel, logdir):
     label = "report-status: status buffer a byte short"
     g, hc, _ = run(accel, logdir, "short status", "patched", ["-device", BALLOON],
                    "fphint_rs=frag fphint_rs_short=2")
-    (b0, _), (a0, a1) = host_turn_stats(g, "before"), host_turn_stats(g, "after")
-    h0, h1 = hc.get("before"), hc.get("after")
-    c0, c1 = status_codes(g, "before"), status_codes(g, "after")
-    if not (b0 and a0 and h0 and h1 and g.seen("@@STATUS-END after")):
-        report(False, f"{label}: guest stats, host counters and status codes read at both turns")
-        check_console(g, label)
+    w = work(g, hc, label)
+    if w is None:
         return
-    gd, hd = vm.counter_delta(b0, a0), vm.counter_delta(h0, h1)
+    gd, hd, h1, a0, a1, c0, c1 = w
     bad = hd["report_status_malformed"]
     report(bad > 0 and hd["report_status_reports"] > 0
            and hd["report_status_reports"] + bad == hd["report_reports"],
