@@ -11,13 +11,14 @@ import sys
 import time
 
 from checklib import (GIB, budget, burst_checks, check_console, curves, figures, guest_sh,
-                      last_word, parse_tap, release_guest, report, results, run_tap,
-                      runtime_checks, tagged, tagged_line, tap_block, vm, wait_seen)
+                      host_turn_stats, last_word, on_hugetlbfs, parse_tap, release_guest, report,
+                      results, run_tap, runtime_checks, tagged, tagged_line, tap_block, vm, wait_seen)
 from check_density import suite_density
 from check_fleet import suite_fleet
 from check_hypercall import PROFILE as HC_PROFILE, patched_offers, suite_hypercall
 from check_hypercall_host import suite_hypercall_host, suite_kvm_host
 from check_known_zero import suite_known_zero
+from check_report_status import suite_report_status
 
 
 def suite_selftest(accel, logdir):
@@ -415,37 +416,6 @@ def suite_peer(accel, logdir):
     check_console(g, "peer", allow_oom=True)
 
 
-def hugetlb_backing(mib):
-    """QEMU arguments that put guest RAM on hugetlbfs, and an undo function;
-    (None, reason) when this host cannot reserve the pages."""
-    import subprocess
-    import tempfile
-    nr = "/proc/sys/vm/nr_hugepages"
-    try:
-        before = int(open(nr).read())
-        want = before + mib // 2 + 8
-        open(nr, "w").write(str(want))
-        got = int(open(nr).read())
-    except (OSError, ValueError) as e:
-        return None, f"cannot reserve huge pages: {e}"
-    mnt = tempfile.mkdtemp(prefix="fphint-hugetlbfs-")
-
-    def undo():
-        subprocess.run(["umount", mnt], capture_output=True)
-        os.rmdir(mnt)
-        open(nr, "w").write(str(before))
-    if got < want or subprocess.run(["mount", "-t", "hugetlbfs", "-o", "pagesize=2M", "none", mnt],
-                                    capture_output=True).returncode:
-        undo()
-        return None, f"only {got - before} of {want - before} huge pages, or no hugetlbfs"
-    # share=on: QEMU punches aligned ranges out of the file, so whole huge
-    # pages do come back.  (share=off keeps every page: QEMU punches the
-    # file but never drops the private copy.)
-    args = ["-object", f"memory-backend-file,id=ram0,size={mib}M,mem-path={mnt},share=on",
-            "-machine", "memory-backend=ram0"]
-    return (args, undo), None
-
-
 def hostcheck_phases(g):
     """Stats at the start, at the end of phase frag, at the end; and the two
     @@DELAY values."""
@@ -475,8 +445,11 @@ def hostcheck_boot(accel, logdir, backend, args=(), counters=False):
     while the guest runs (g.counters, a vm.CounterSampler)."""
     with open(os.path.join(logdir, f"hostcheck-{backend}.log"), "w") as log:
         if counters:
-            g = vm.Guest("hostcheck", accel, log=log, extra_args=args, qmp=True,
-                         qemu="patched").start()
+            # The canary is what this suite tests: the patched balloon's
+            # per-range outcomes (bit 21) would make it unneeded.
+            g = vm.Guest("hostcheck", accel, log=log, qmp=True, qemu="patched",
+                         extra_args=list(args) + ["-global", "virtio-balloon-device."
+                                                  "fphint-report-status=off"]).start()
             g.counters = vm.CounterSampler(g)
             g.wait(300)
             g.counters.stop()
@@ -524,15 +497,10 @@ def suite_hostcheck(accel, logdir):
     by the canary and hinting backs off, and resumes once whole huge pages
     are reported; a normal host raises no alarm."""
     warn = "host acknowledges reports without discarding"
-    backing, why = hugetlb_backing(2048)
-    if backing is None:
-        report(True, "hostcheck: hugetlbfs-backed guest", skip=why)
-    else:
-        args, undo = backing
-        try:
-            g, ph = hostcheck_boot(accel, logdir, "hugetlbfs", args, counters=True)
-        finally:
-            undo()
+    ran = on_hugetlbfs(2048, "hostcheck: hugetlbfs-backed guest", lambda args: hostcheck_boot(
+        accel, logdir, "hugetlbfs", args, counters=True))
+    if ran is not None:
+        g, ph = ran
         hostcheck_counters(g)
         if ph:
             s0, s1, s2, delays = ph
@@ -627,14 +595,7 @@ def suite_qemu(accel, logdir):
             g.wait(300)
     report(g.seen("@@DONE rc=0"), "qemu: counters guest ran to the end")
 
-    def around(turn):
-        """Guest stats just before @@HOST-TURN and just after @@HOST-DONE."""
-        t0 = next((t for t, x in g.lines if x == f"@@HOST-TURN {turn}"), None)
-        t1 = next((t for t, x in g.lines if x == f"@@HOST-DONE {turn}"), None)
-        pre = vm.sample_before(g.stats(), t0) if t0 is not None else None
-        post = next((s for t, s in g.stats() if t1 is not None and t > t1), None)
-        return (pre, post) if pre and post else (None, None)
-    (b0, b1), (a0, a1) = around("before"), around("after")
+    (b0, b1), (a0, a1) = host_turn_stats(g, "before"), host_turn_stats(g, "after")
     h0, h1 = hc.get("before"), hc.get("after")
     if h0 and h1 and b0 and a0:
         quiet = b0["reported_bytes"] == b1["reported_bytes"] and a0["reported_bytes"] == a1["reported_bytes"]
@@ -954,6 +915,7 @@ def suite_static(accel, logdir):
     checkpatch, fphintctl's own tests."""
     static_abi()
     static_hypercall_abi()
+    static_report_status_bit()
     static_checkpatch()
     static_netlink_spec()
     static_cli_local()
@@ -1018,6 +980,20 @@ def static_hypercall_abi():
            f"({bit.get('VIRTIO_BALLOON_F_FPHINT_HYPERCALL')})")
 
 
+def static_report_status_bit():
+    """VIRTIO_BALLOON_F_FPHINT_REPORT_STATUS: the guest's driver patch and
+    QEMU's patch add the same bit, 21, clear of the hypercall's and the
+    policy's."""
+    def bit(path):
+        m = re.search(r"^\+#define\s+VIRTIO_BALLOON_F_FPHINT_REPORT_STATUS\s+(\d+)",
+                      open(os.path.join(vm.TOP, path)).read(), re.M)
+        return int(m.group(1)) if m else None
+    guest = bit("kernel/patches/0007-virtio_balloon-fphint-report-status.patch")
+    host = bit("qemu/patches/0004-virtio-balloon-fphint-report-status.patch")
+    report(guest == host == 21,
+           f"static: the report status feature bit is 21 on both sides (guest {guest}, QEMU {host})")
+
+
 def static_checkpatch():
     """The 6.1 tree's checkpatch.pl on kernel/ sources and patches (scripts/checkpatch.sh)."""
     import subprocess
@@ -1069,6 +1045,7 @@ SUITES = [
     ("integrity", suite_integrity, "data integrity: pattern checker and stress-ng --verify, hinting aggressive"),
     ("peer", suite_peer, "the kernel's own mm selftests pass alike with hinting off and aggressive"),
     ("qemu", suite_qemu, "patched QEMU: host counters vs guest, host-set policy, migration; stock refuses"),
+    ("report-status", suite_report_status, "virtio reports with per-range outcomes (bit 21): negotiated on the patched QEMU, host_discarded_pages = QEMU's discards, DISCARDED_ZERO on anonymous RAM only; off and stock: canary as before"),
     ("hypercall-host", suite_hypercall_host, "patched QEMU: the report hypercall from ring 0 (every outcome, errors, counters) and ring 3 (-KVM_EPERM; #UD when off), Intel and AMD models"),
     ("kvm-host", suite_kvm_host, "no guest: qemu/kvm's host kernel patch applies to 6.1 and arch/x86/kvm builds with it, warning-free"),
     ("fleet", suite_fleet, "fphintctl host over many VMs: --qmp-dir, --libvirt (libvirtd), Prometheus export (promtool, node_exporter, --listen)"),

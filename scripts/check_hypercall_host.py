@@ -323,7 +323,7 @@ def suite_hypercall_host(accel, logdir):
                   ("-object", "memory-backend-memfd,id=ram0,size=128M,share=on",
                    "-machine", "memory-backend=ram0"))
         # hugetlbfs: 2 MiB pages, less than one is SKIP_UNALIGNED
-        from check import hugetlb_backing
+        from checklib import hugetlb_backing
         huge, why = hugetlb_backing(128)
         if huge:
             try:

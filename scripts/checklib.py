@@ -112,6 +112,63 @@ def wait_seen(g, prefix, timeout):
     return g.seen(prefix)
 
 
+def hugetlb_backing(mib):
+    """QEMU arguments that put guest RAM on hugetlbfs, and an undo function;
+    (None, reason) when this host cannot reserve the pages."""
+    import subprocess
+    import tempfile
+    nr = "/proc/sys/vm/nr_hugepages"
+    try:
+        before = int(open(nr).read())
+        want = before + mib // 2 + 8
+        open(nr, "w").write(str(want))
+        got = int(open(nr).read())
+    except (OSError, ValueError) as e:
+        return None, f"cannot reserve huge pages: {e}"
+    mnt = tempfile.mkdtemp(prefix="fphint-hugetlbfs-")
+
+    def undo():
+        subprocess.run(["umount", mnt], capture_output=True)
+        os.rmdir(mnt)
+        open(nr, "w").write(str(before))
+    if got < want or subprocess.run(["mount", "-t", "hugetlbfs", "-o", "pagesize=2M", "none", mnt],
+                                    capture_output=True).returncode:
+        undo()
+        return None, f"only {got - before} of {want - before} huge pages, or no hugetlbfs"
+    # share=on: QEMU punches aligned ranges out of the file, so whole huge
+    # pages do come back.  (share=off keeps every page: QEMU punches the
+    # file but never drops the private copy.)
+    args = ["-object", f"memory-backend-file,id=ram0,size={mib}M,mem-path={mnt},share=on",
+            "-machine", "memory-backend=ram0"]
+    return (args, undo), None
+
+
+def on_hugetlbfs(mib, label, run):
+    """run(args) with guest RAM on hugetlbfs (args: the QEMU arguments),
+    the huge pages given back after; a skip reported as @label when this
+    host cannot reserve them.  What run returned, None when skipped."""
+    backing, why = hugetlb_backing(mib)
+    if backing is None:
+        report(True, label, skip=why)
+        return None
+    args, undo = backing
+    try:
+        return run(args)
+    finally:
+        undo()
+
+
+def host_turn_stats(g, turn):
+    """Guest stats just before "@@HOST-TURN TURN" and just after
+    "@@HOST-DONE TURN" (scenario-hostcounters' host_turn): (None, None)
+    unless both are there."""
+    t0 = next((t for t, x in g.lines if x == f"@@HOST-TURN {turn}"), None)
+    t1 = next((t for t, x in g.lines if x == f"@@HOST-DONE {turn}"), None)
+    pre = vm.sample_before(g.stats(), t0) if t0 is not None else None
+    post = next((s for t, s in g.stats() if t1 is not None and t > t1), None)
+    return (pre, post) if pre and post else (None, None)
+
+
 def runtime_checks(g, label):
     report(g.seen("@@DONE rc=0"), f"{label}: guest scenario ran to the end")
     tainted = last_word(g, "TAINTED")

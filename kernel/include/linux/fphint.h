@@ -208,6 +208,27 @@ static __always_inline bool fphint_take_known_zero(struct page *page,
 int fphint_register_reporting_dev(struct page_reporting_dev_info *prdev,
 				  const char *name, unsigned int capacity);
 /**
+ * fphint_register_reporting_dev_status - register a reporting device whose
+ *	host says what it did with each range
+ * @prdev: as for fphint_register_reporting_dev()
+ * @name: as for fphint_register_reporting_dev()
+ * @capacity: as for fphint_register_reporting_dev()
+ * @status: @capacity bytes the device leaves, after each successful
+ *	@prdev->report(), one FPHINT_HC_* code (<linux/fphint_hypercall.h>)
+ *	per range: set to FPHINT_HC_PENDING before the report, written by
+ *	the host.  NULL: the host only acknowledges (as
+ *	fphint_register_reporting_dev()).  It must stay valid until
+ *	fphint_unregister_reporting_dev() returns.
+ *
+ * virtio-balloon passes its status buffer when it negotiated
+ * VIRTIO_BALLOON_F_FPHINT_REPORT_STATUS: the transport is then exact.
+ *
+ * Return: as fphint_register_reporting_dev().
+ */
+int fphint_register_reporting_dev_status(struct page_reporting_dev_info *prdev,
+					 const char *name, unsigned int capacity,
+					 const u8 *status);
+/**
  * fphint_unregister_reporting_dev - the device goes away
  * @prdev: as registered; a device never registered is ignored
  *
@@ -249,6 +270,13 @@ fphint_register_reporting_dev(struct page_reporting_dev_info *prdev,
 {
 	return page_reporting_register(prdev);
 }
+static inline int
+fphint_register_reporting_dev_status(struct page_reporting_dev_info *prdev,
+				     const char *name, unsigned int capacity,
+				     const u8 *status)
+{
+	return page_reporting_register(prdev);
+}
 static inline void
 fphint_unregister_reporting_dev(struct page_reporting_dev_info *prdev)
 {
@@ -277,6 +305,22 @@ static inline int fphint_apply_host_policy(const char *text, size_t len)
 void fphint_hypercall_offer(void *owner, bool offered);
 #else
 static inline void fphint_hypercall_offer(void *owner, bool offered) { }
+#endif
+
+#ifdef CONFIG_FPHINT_FAULT_INJECTION
+/**
+ * fphint_fault_status_short - fault injection: send a request's status
+ *	buffer (VIRTIO_BALLOON_F_FPHINT_REPORT_STATUS) a byte short?
+ *
+ * Return: true when debugfs fphint/status_short_every_n_requests picks
+ * this request.
+ */
+bool fphint_fault_status_short(void);
+#else
+static inline bool fphint_fault_status_short(void)
+{
+	return false;
+}
 #endif
 
 #endif /* _LINUX_FPHINT_H */

@@ -9,8 +9,9 @@
  * is one more kind: every Nth report does not reach the host either, yet
  * comes back "discarded, reads back zero" for every range, so that the
  * known-zero verification (known-zero.c) has something to catch.  The churn
- * backoff can be held at a level, and fphint.fail_init=N fails step N of
- * fphint_init().  All state is read by the worker under fphint_mutex.
+ * backoff can be held at a level, virtio-balloon's status buffer sent a
+ * byte short, and fphint.fail_init=N fails step N of fphint_init().  All
+ * state is read by the worker under fphint_mutex.
  */
 #define pr_fmt(fmt) "fphint: " fmt
 
@@ -26,6 +27,8 @@ static struct {
 	u64 injected;
 	/* The churn backoff never below this level: churn on demand. */
 	u32 backoff_min;
+	/* Every Nth virtio request with status bytes has a byte too few. */
+	u32 status_short_every, status_requests;
 } fphint_fault = { .timeout_ms = 200, .late_ms = 200 };
 
 /* The worker holds fphint_mutex meanwhile: keep a typo from wedging it. */
@@ -68,6 +71,29 @@ int fphint_fault_inject(u32 seq, unsigned int *late_ms, bool *fake_zero)
 	return err;
 }
 
+/**
+ * fphint_fault_status_short - send this request's status buffer short?
+ *
+ * virtio-balloon asks before each request that carries status bytes
+ * (VIRTIO_BALLOON_F_FPHINT_REPORT_STATUS): every
+ * status_short_every_n_requests-th one goes with a byte too few, a
+ * malformed chain that the host must leave alone (every range left
+ * PENDING, hence kept).  One reporter at a time (fphint or stock
+ * page_reporting), so a plain counter does.
+ *
+ * Return: true for a request to shorten.
+ */
+bool fphint_fault_status_short(void)
+{
+	u32 every = READ_ONCE(fphint_fault.status_short_every);
+
+	if (!every || ++fphint_fault.status_requests % every)
+		return false;
+	fphint_fault.injected++;
+	return true;
+}
+EXPORT_SYMBOL_GPL(fphint_fault_status_short);
+
 /* The churn backoff @level, raised to backoff_min_level. */
 unsigned int fphint_fault_backoff(unsigned int level)
 {
@@ -88,7 +114,10 @@ void __init fphint_fault_debugfs(void)
 			   &fphint_fault.fake_zero_every);
 	debugfs_create_u64("faults_injected", 0400, dir, &fphint_fault.injected);
 	debugfs_create_u32("backoff_min_level", 0600, dir, &fphint_fault.backoff_min);
+	debugfs_create_u32("status_short_every_n_requests", 0600, dir,
+			   &fphint_fault.status_short_every);
 	fphint_hc_debugfs(dir);
+	fphint_virtio_debugfs(dir);
 }
 
 /* fphint.fail_init=N: step N of fphint_init() fails, to test its unwinding. */

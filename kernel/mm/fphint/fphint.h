@@ -21,6 +21,7 @@
 #include <linux/mutex.h>
 #include <linux/scatterlist.h>
 #include <linux/sizes.h>
+#include <uapi/linux/fphint_hypercall.h>
 
 /* Largest report the framework builds; a transport may take fewer. */
 #define FPHINT_REPORT_BATCH_MAX		512
@@ -116,12 +117,35 @@ struct fphint_transport {
 	bool exact;
 };
 
-/* What became of one range of a report (struct fphint_pass's outcome[]). */
+/*
+ * What became of one range of a report (struct fphint_pass's outcome[]),
+ * from the least the guest may assume to the most: a range that several
+ * host outcomes cover is the least of them (min()).
+ */
 enum {
 	FPHINT_SG_KEPT,		/* put back unmarked: a later pass may retry */
 	FPHINT_SG_DISCARDED,	/* the host discarded it: marked PageReported */
 	FPHINT_SG_DISCARDED_ZERO, /* and it reads back zero: also known-zero */
 };
+
+/*
+ * A host's outcome code, FPHINT_HC_* of <linux/fphint_hypercall.h>, the one
+ * vocabulary of the report hypercall's entries and of the virtio status
+ * bytes, as FPHINT_SG_*: anything but a discard (a skip, a failure,
+ * PENDING left as the guest wrote it, a code this guest does not know)
+ * means the host kept the range.
+ */
+static inline u8 fphint_host_outcome(u8 code)
+{
+	switch (code) {
+	case FPHINT_HC_DISCARDED_ZERO:
+		return FPHINT_SG_DISCARDED_ZERO;
+	case FPHINT_HC_DISCARDED:
+		return FPHINT_SG_DISCARDED;
+	default:
+		return FPHINT_SG_KEPT;
+	}
+}
 
 static inline bool fphint_sg_discarded(u8 outcome)
 {
@@ -378,6 +402,20 @@ struct dentry;
 void fphint_hc_debugfs(struct dentry *dir);
 #else
 static inline void fphint_hc_debugfs(struct dentry *dir) { }
+#endif
+
+/*
+ * Transport virtio with VIRTIO_BALLOON_F_FPHINT_REPORT_STATUS
+ * (transport-virtio.c): the host's status bytes as outcomes, pure so that
+ * KUnit can drive it; the codes seen, in debugfs.
+ */
+void fphint_status_outcomes(const u8 *status, struct scatterlist *sgl,
+			    unsigned int nents, u8 *outcome,
+			    unsigned long *discarded, unsigned long *skipped);
+#ifdef CONFIG_FPHINT_FAULT_INJECTION
+void fphint_virtio_debugfs(struct dentry *dir);
+#else
+static inline void fphint_virtio_debugfs(struct dentry *dir) { }
 #endif
 
 /*

@@ -89,12 +89,13 @@ unsigned int fphint_hc_fill(struct scatterlist *sgl, unsigned int nents,
  * @first: per entry, the first range it covers
  * @last: per entry, the last range it covers
  * @n: entries
- * @outcome: per range, FPHINT_SG_DISCARDED_ZERO on the first call; a
- *	range any entry of which the host did not discard becomes
- *	FPHINT_SG_KEPT, one any entry of which may not read back zero
- *	FPHINT_SG_DISCARDED, the others are left as they are
+ * @outcome: per range, FPHINT_SG_DISCARDED_ZERO on the first call; each
+ *	entry lowers the ranges it covers to its own outcome
+ *	(fphint_host_outcome()): a range any entry of which the host did not
+ *	discard becomes FPHINT_SG_KEPT, one any entry of which may not read
+ *	back zero FPHINT_SG_DISCARDED
  * @discarded: pages discarded, added to
- * @skipped: pages skipped or failed, added to
+ * @skipped: pages skipped, failed or left pending, added to
  *
  * Return: nothing.
  */
@@ -106,23 +107,14 @@ void fphint_hc_outcomes(const __le64 *ent, const u16 *first, const u16 *last,
 
 	for (i = 0; i < n; i++) {
 		u64 e = le64_to_cpu(ent[i]);
+		u8 o = fphint_host_outcome(FPHINT_HC_ENTRY_OUTCOME(e));
 
-		switch (FPHINT_HC_ENTRY_OUTCOME(e)) {
-		case FPHINT_HC_DISCARDED:
+		if (fphint_sg_discarded(o))
 			*discarded += FPHINT_HC_ENTRY_PAGES(e);
-			for (sg = first[i]; sg <= last[i]; sg++)
-				if (outcome[sg] == FPHINT_SG_DISCARDED_ZERO)
-					outcome[sg] = FPHINT_SG_DISCARDED;
-			break;
-		case FPHINT_HC_DISCARDED_ZERO:
-			*discarded += FPHINT_HC_ENTRY_PAGES(e);
-			break;
-		default:
-			/* Skipped, failed, or left pending: not the host's. */
+		else
 			*skipped += FPHINT_HC_ENTRY_PAGES(e);
-			for (sg = first[i]; sg <= last[i]; sg++)
-				outcome[sg] = FPHINT_SG_KEPT;
-		}
+		for (sg = first[i]; sg <= last[i]; sg++)
+			outcome[sg] = min(outcome[sg], o);
 	}
 }
 

@@ -56,7 +56,18 @@
 #define FPHINT_HC_PAGES_SHIFT		52
 #define FPHINT_HC_PAGES_MAX		4096	/* pages per entry */
 
-/* Entry outcomes, as the host leaves them. */
+/*
+ * Entry outcomes, as the host leaves them.  The same codes are the status
+ * bytes of virtio-balloon reports with VIRTIO_BALLOON_F_FPHINT_REPORT_STATUS
+ * (experimental bit 21, <linux/virtio_balloon.h>): one vocabulary for both
+ * transports.  There the driver adds one device-writable byte per range
+ * after the ranges of every report and sets them to FPHINT_HC_PENDING; the
+ * host writes one outcome per range (SKIP_INVALID is the hypercall's own;
+ * SKIP_OVERLAP there means a range over the status buffer).  In both, a
+ * range left PENDING, or with a code the guest does not know, was kept,
+ * and only DISCARDED_ZERO promises that it reads back zero: a host says
+ * so only where it knows (QEMU: private anonymous RAM).
+ */
 #define FPHINT_HC_PENDING		0	/* written by the guest */
 #define FPHINT_HC_DISCARDED_ZERO	1	/* discarded; reads back zero */
 #define FPHINT_HC_DISCARDED		2	/* discarded; contents undefined */

@@ -11,6 +11,8 @@
 
 #include <kunit/test.h>
 
+#include "host-outcome-kunit.h"
+
 /*
  * Ranges are built around the kernel image, whose pages surely have
  * struct pages; only pfn arithmetic is done on them.
@@ -125,46 +127,30 @@ static void fphint_test_hc_calls(struct kunit *test)
  */
 static void fphint_test_hc_outcomes(struct kunit *test)
 {
-	static const struct {
-		u8 host;
-		u8 want;	/* outcome of a range only this entry covers */
-	} cases[] = {
-		{ FPHINT_HC_DISCARDED_ZERO, FPHINT_SG_DISCARDED_ZERO },
-		{ FPHINT_HC_DISCARDED, FPHINT_SG_DISCARDED },
-		{ FPHINT_HC_PENDING, FPHINT_SG_KEPT },
-		{ FPHINT_HC_SKIP_INVALID, FPHINT_SG_KEPT },
-		{ FPHINT_HC_SKIP_NOT_RAM, FPHINT_SG_KEPT },
-		{ FPHINT_HC_SKIP_UNALIGNED, FPHINT_SG_KEPT },
-		{ FPHINT_HC_SKIP_INHIBITED, FPHINT_SG_KEPT },
-		{ FPHINT_HC_SKIP_POISON, FPHINT_SG_KEPT },
-		{ FPHINT_HC_SKIP_OVERLAP, FPHINT_SG_KEPT },
-		{ FPHINT_HC_FAILED, FPHINT_SG_KEPT },
-		{ 0xff, FPHINT_SG_KEPT },			/* unknown */
-	};
 	/* Entry 0 covers ranges 0-1, entry 1 range 2, entry 2 ranges 2-3. */
 	static const u16 first[] = { 0, 2, 2 }, last[] = { 1, 2, 3 };
 	unsigned int i;
 
-	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+	for (i = 0; i < FPHINT_HC_CASES; i++) {
 		unsigned long discarded = 0, skipped = 0, want;
-		bool gone = fphint_sg_discarded(cases[i].want);
+		bool gone = fphint_sg_discarded(fphint_hc_cases[i].want);
 		u8 outcome[4];
 		__le64 ent[3];
 
 		memset(outcome, FPHINT_SG_DISCARDED_ZERO, sizeof(outcome));
-		ent[0] = cpu_to_le64(FPHINT_HC_ENTRY(0x1000, 16) | cases[i].host);
+		ent[0] = cpu_to_le64(FPHINT_HC_ENTRY(0x1000, 16) | fphint_hc_cases[i].host);
 		ent[1] = cpu_to_le64(FPHINT_HC_ENTRY(0x2000, 4096) | FPHINT_HC_DISCARDED);
-		ent[2] = cpu_to_le64(FPHINT_HC_ENTRY(0x3000, 1) | cases[i].host);
+		ent[2] = cpu_to_le64(FPHINT_HC_ENTRY(0x3000, 1) | fphint_hc_cases[i].host);
 		fphint_hc_outcomes(ent, first, last, 3, outcome, &discarded, &skipped);
-		KUNIT_EXPECT_EQ(test, outcome[0], cases[i].want);
-		KUNIT_EXPECT_EQ(test, outcome[1], cases[i].want);
+		KUNIT_EXPECT_EQ(test, outcome[0], fphint_hc_cases[i].want);
+		KUNIT_EXPECT_EQ(test, outcome[1], fphint_hc_cases[i].want);
 		/*
 		 * Entry 1 was discarded but may not read back zero, and
 		 * range 2 also lies in entry 2: the weaker outcome wins.
 		 */
 		KUNIT_EXPECT_EQ(test, outcome[2],
 				gone ? FPHINT_SG_DISCARDED : FPHINT_SG_KEPT);
-		KUNIT_EXPECT_EQ(test, outcome[3], cases[i].want);
+		KUNIT_EXPECT_EQ(test, outcome[3], fphint_hc_cases[i].want);
 		KUNIT_EXPECT_EQ(test, discarded + skipped, 16UL + 4096 + 1);
 		want = 4096;
 		if (gone)
