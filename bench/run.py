@@ -49,6 +49,9 @@ CONFIGS = {
     # The same with the known-zero switch off: the guest zeroes what the
     # host confirmed zero again (issue 15's comparison).
     "fphint-hypercall-kz0": ("main", "", "hypercall", "transport:hypercall,known_zero:0"),
+    # The virtio queue on the patched QEMU, whose status bytes (bit 21)
+    # confirm zeros per range.
+    "fphint-virtio-status": ("main", "", "hypercall", ""),
 }
 # Device profiles only the patched QEMU has (qemu/patches).
 PATCHED_PROFILES = {"hypercall"}
@@ -78,9 +81,10 @@ else:
             # Known-zero (issue 15): confirmed zeros (hypercall) with the
             # switch on and off, against no hinting, upstream and virtio.
             "reuse": {"off": 2, "upstream": 1, "upstream-fast": 2, "fphint-default": 2,
-                      "fphint-hypercall": 2, "fphint-hypercall-kz0": 2},
-            "refault": {"off": 1, "upstream": 1, "fphint-default": 1, "fphint-hypercall": 1,
-                        "fphint-hypercall-kz0": 1}}
+                      "fphint-virtio-status": 2, "fphint-hypercall": 2,
+                      "fphint-hypercall-kz0": 2},
+            "refault": {"off": 1, "upstream": 1, "fphint-default": 1, "fphint-virtio-status": 1,
+                        "fphint-hypercall": 1, "fphint-hypercall-kz0": 1}}
     SECS = {"burst": 10, "fragmented": 10, "frag4k": 10, "churn": 15, "reuse": 10}
     FRAG4K_MIB = 1024
     AB = (4, 1, 8)
@@ -452,8 +456,10 @@ def table(results, accel, plan):
                   "(retouch: the second touch).  refault: 64 MiB held, then 4 cycles of "
                   "touching 512 MiB, holding it 1 s and freeing it, a cycle every 6 s (mean "
                   "touch time).  zeroing skipped: pages the guest handed out without zeroing "
-                  "because the host confirmed them zero (fphint-hypercall; -kz0 is the same "
-                  "with known_zero 0; virtio on stock QEMU confirms nothing)."]
+                  "because the host confirmed them zero (fphint-hypercall, and "
+                  "fphint-virtio-status: the virtio queue on the patched QEMU, bit 21; -kz0 is "
+                  "the hypercall with known_zero 0; fphint-default, virtio on stock QEMU, "
+                  "confirms nothing)."]
 
     churn = [r for r in results if r["scenario"] == "churn"]
     if churn:
