@@ -25,6 +25,24 @@ wait_quiet() {
 		last=$cur; i=$((i + 1))
 	done
 }
+# host_turn NAME SECS [CMD...]: a quiet turn in which the host reads its
+# counters.  Once reporting has settled, hinting goes off (the write
+# returns once a report in flight is done), so no late report can land
+# between the guest's figures and the host's read; the stats before and
+# after let the host tell the guest really held still.  CMD (with NAME
+# appended) prints more for the host before @@HOST-TURN.
+host_turn() {
+	turn=$1; secs=$2; shift 2
+	wait_quiet
+	echo 0 > $FP/enabled
+	stats_line
+	if [ $# -gt 0 ]; then "$@" "$turn"; fi
+	echo "@@HOST-TURN $turn"
+	sleep "$secs"
+	echo "@@HOST-DONE $turn"
+	stats_line
+	echo 1 > $FP/enabled
+}
 tap_begin() { echo "@@TAP-BEGIN $1 $2"; }
 tap_end() { echo "@@TAP-END $1"; }
 # out NAME CMD...: run CMD; its stdout, stderr (prefixed) and exit code
