@@ -139,7 +139,7 @@ def run_one(cfg, scn, accel, rep):
 
 
 STAT_KEYS = ("reports", "reported_bytes", "hypercalls", "reused_pages", "isolated",
-             "zeroing_skipped_pages")
+             "zeroing_skipped_pages", "churned_pages")
 
 
 def counters(g, t0, t1=None):
@@ -168,7 +168,8 @@ def measure(cfg, scn, g):
     r = {"scenario": scn, "config": cfg, "t50_s": None, "t90_s": None, "t95_s": None,
          "returned_pct_at": None, "returned_pct_5s": None, "ops_per_s": None,
          "ops_ratio_vs_off": None, "reports": None, "reported_bytes": None,
-         "reused_pages": None, "reused_ratio": None, "qemu_cpu_s": None,
+         "reused_pages": None, "reused_ratio": None, "churned_pages": None,
+         "churned_ratio": None, "qemu_cpu_s": None,
          "qemu_cpu_per_op_s": None, "retouch_s": None, "memfree_check": None,
          "hypercalls": None, "returned_gib": None, "reports_per_gib": None,
          "blocks_per_gib": None, "refault_s": None, "zeroing_skipped_pages": None}
@@ -227,8 +228,10 @@ def measure(cfg, scn, g):
             st = [t for t, _ in vm.stats_on_host_clock(g)
                   if evs["churn-start"] + CHURN_SETTLE_S - 0.5 <= t < evs["churn-end"]]
             c = counters(g, st[0] if st else evs["churn-start"])
-            r.update({k: c[k] for k in ("reports", "reported_bytes", "hypercalls", "reused_pages")})
+            r.update({k: c[k] for k in ("reports", "reported_bytes", "hypercalls", "reused_pages",
+                                        "churned_pages")})
             r["reused_ratio"] = reused_ratio(r["reused_pages"], r["reported_bytes"])
+            r["churned_ratio"] = reused_ratio(r["churned_pages"], r["reported_bytes"])
             # Operations over the churn at the measured rate: whole ones
             # would round by up to 1 %.
             done = (res["churn_rate"] * res["seconds"] if res.get("churn_rate")
@@ -320,6 +323,8 @@ def combine(runs):
         reu = [r["reused_pages"] for r in runs if r["reused_pages"] is not None]
         # Over all boots: reused bytes / reported bytes.
         out["reused_ratio"] = reused_ratio(sum(reu), sum(rep)) if rep and reu else None
+        chu = [r["churned_pages"] for r in runs if r.get("churned_pages") is not None]
+        out["churned_ratio"] = reused_ratio(sum(chu), sum(rep)) if rep and chu else None
     return out
 
 
@@ -466,8 +471,8 @@ def table(results, accel, plan):
         lines += ["", "### Churn: paired boots", "",
                   "| config | pairs | ops/s | vs off (median of pairs) | 95 % CI | qemu cpu ms/op "
                   "| cpu/op vs off | 95 % CI | reports | reported MiB | reused MiB "
-                  "| reused / reported |",
-                  "|" + "---|" * 12]
+                  "| reused / reported | churned MiB | churned / reported |",
+                  "|" + "---|" * 14]
         for r in churn:
             ru = None if r.get("reused_pages") is None else r["reused_pages"] * 4096
             lines.append("| " + " | ".join([
@@ -477,7 +482,10 @@ def table(results, accel, plan):
                     "", 1),
                 fmt(r.get("cpu_per_op_ratio_vs_off"), "", 3), ci_text(r.get("cpu_per_op_ratio_ci95")),
                 fmt(r.get("reports"), "", 0), fmt(mib(r.get("reported_bytes")), "", 1),
-                fmt(mib(ru), "", 1), fmt(r.get("reused_ratio"), "", 4)]) + " |")
+                fmt(mib(ru), "", 1), fmt(r.get("reused_ratio"), "", 4),
+                fmt(mib(None if r.get("churned_pages") is None else r["churned_pages"] * 4096),
+                    "", 1),
+                fmt(r.get("churned_ratio"), "", 4)]) + " |")
         lines += ["", f"Every vCPU mmaps, touches and unmaps 64 MiB in a loop for "
                   f"{SECS['churn']} s; ops/s counts each process's operations over the time "
                   "to its last finished one.  Pairs: off then the configuration in even "
@@ -487,7 +495,11 @@ def table(results, accel, plan):
                   "pair's off, the same way (under TCG the vCPUs' own work is in it; it does "
                   "not count time spent waiting for a busy host, ops/s does).  Counters "
                   f"(medians per boot) from {CHURN_SETTLE_S} s into the churn to its end; "
-                  "reused / reported: reported memory handed out again, over all boots."]
+                  "reused / reported: reported memory handed out again, over all boots, "
+                  "whenever it was reported (at boot too); churned: of that, what was "
+                  "handed out within 2 s of its region's report (fphint's churned_pages: "
+                  "memory it should have left alone; stock page_reporting has no such "
+                  "counter)."]
 
     ab = [r for r in results if r["scenario"] == "churnab" and r.get("ab")]
     for r in ab:

@@ -92,10 +92,15 @@ static __always_inline void fphint_notify_free(struct zone *zone,
 		return;
 	if (order < READ_ONCE(fphint_tunables[FPHINT_TUNABLE_MIN_ORDER])) {
 		this_cpu_inc(fphint_stats.cnt[FPHINT_STAT_BELOW_ORDER]);
-		return;
+		/* Reported once settled, if at all (settled_min_order). */
+		if (order < READ_ONCE(fphint_tunables[FPHINT_TUNABLE_SETTLED_MIN_ORDER]))
+			return;
 	}
 	__fphint_notify_free(zone, pfn, order);
 }
+
+/* Region history (mm/fphint/region.c): reported memory taken again. */
+void __fphint_region_reused(unsigned long pfn, unsigned int order);
 
 /**
  * fphint_note_alloc - the allocator is taking the free block @page
@@ -104,15 +109,17 @@ static __always_inline void fphint_notify_free(struct zone *zone,
  *
  * Called by __rmqueue_smallest() with zone->lock held.  Counts reported
  * memory handed out again: the refaults hinting costs the host, and the
- * signal fphint backs off on.
+ * signal fphint backs off on, globally and for the block's region.
  *
  * Return: nothing.
  */
 static __always_inline void fphint_note_alloc(struct page *page,
 					      unsigned int order)
 {
-	if (static_branch_unlikely(&fphint_free_hook) && PageReported(page))
+	if (static_branch_unlikely(&fphint_free_hook) && PageReported(page)) {
 		this_cpu_add(fphint_stats.cnt[FPHINT_STAT_REUSED_PAGES], 1UL << order);
+		__fphint_region_reused(page_to_pfn(page), order);
+	}
 }
 
 /**

@@ -92,6 +92,7 @@ static void fphint_mark_reported(struct fphint_pass *pass, struct zone *zone,
 			__SetPageReported(head);
 			fphint_zs(zone)->reported_free += 1UL << order;
 			pass->marked += 1UL << order;
+			fphint_region_reported(pass, hpfn);
 		}
 		pfn = hpfn + (1UL << order);
 	}
@@ -329,7 +330,7 @@ unsigned long fphint_take(struct fphint_pass *pass, struct zone *zone,
 		fphint_count(FPHINT_STAT_DUPLICATES, 1);
 		return end;
 	}
-	if (order < pass->min_order) {
+	if (order < pass->walk_order) {
 		fphint_count(FPHINT_STAT_BELOW_ORDER, 1);
 		return end;
 	}
@@ -367,14 +368,16 @@ unsigned long fphint_take(struct fphint_pass *pass, struct zone *zone,
 }
 
 /*
- * Take every free block of at least min_order in the region at @start.
- * zone->lock held.  Returns the first pfn past what was walked.
+ * Take every free block of at least walk_order (min_order, or
+ * settled_min_order for regions whose small blocks settled) in the region
+ * at @start.  zone->lock held.  Returns the first pfn past what was
+ * walked.
  */
 unsigned long fphint_take_region(struct fphint_pass *pass, struct zone *zone,
 				 unsigned long start)
 {
 	unsigned long pfn = start, end = start + FPHINT_REGION_PAGES;
-	unsigned long step = 1UL << pass->min_order;
+	unsigned long step = 1UL << pass->walk_order;
 	bool found = false;
 
 	while (pfn < end && !pass->zone_skipped) {
@@ -398,6 +401,8 @@ unsigned long fphint_take_region(struct fphint_pass *pass, struct zone *zone,
 	}
 	if (!found)
 		fphint_count(FPHINT_STAT_STALE, 1);
+	if (!pass->zone_skipped)
+		fphint_region_walked(start, pass->walk_order);
 	return end;
 }
 

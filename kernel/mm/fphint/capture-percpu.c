@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * fphint capture "percpu" (the default): the free path appends the region
- * of every block it finished merging (order >= min_order) to a per-CPU
- * buffer, unless the buffer's seen filter says it is already there; the
- * worker swaps buffers out report_delay_ms after their first entry and
- * reports a region only once it stayed quiet for a whole delay.  Costs one
- * uncontended per-CPU lock per free, nothing else.  A full buffer drops
- * the entry and asks for a scan of the free lists (capture-scan.c).
+ * of every block it finished merging (order >= settled_min_order) to a
+ * per-CPU buffer, unless the buffer's seen filter says it is already there;
+ * the worker swaps buffers out report_delay_ms after their first entry
+ * and reports a region once it stayed quiet for as many passes as its
+ * history asks (region.c): one, none for a cold region that became one
+ * free block, more for one whose reports were taken back at once, and a
+ * few before blocks below min_order are walked.  Costs one uncontended
+ * per-CPU lock per free, nothing else.  A full buffer drops the entry and
+ * asks for a scan of the free lists (capture-scan.c).
  */
 #include <linux/hash.h>
 #include <linux/log2.h>
@@ -33,31 +36,20 @@ static DEFINE_PER_CPU(struct fphint_pcp, fphint_pcp);
 
 /*
  * Only quiet regions are reported: a region captured in one pass is held
- * back ("pending") and reported at the next pass only if nothing was freed
- * into it in between.  A burst settles and goes out one delay later;
- * memory being recycled keeps its regions busy and is left alone, so churn
- * costs no host refaults.  Both arrays hold up to nr_cpu_ids * batch
- * sorted regions; worker-only (fphint_mutex).
+ * back ("pending") and reported once nothing was freed into it for
+ * fphint_rh_hold() passes, its small blocks after fphint_rh_settle().
+ * Memory being recycled keeps its regions busy and is left alone, so
+ * churn costs no host refaults.  A pending entry is its region's first
+ * pfn plus, in the bits below FPHINT_REGION_ORDER, the passes it has been
+ * quiet and whether it was walked at min_order already.  pending, fresh and next hold up to nr_cpu_ids * batch sorted
+ * entries, out twice that (walked at min_order from the front, at
+ * settled_min_order from fphint_out_settled); worker-only (fphint_mutex).
  */
-static unsigned long *fphint_pending, *fphint_fresh;
-static unsigned int fphint_nr_pending, fphint_agg_cap;
-
-/* Remove from sorted @a every region also in sorted @b; returns the count left. */
-static unsigned int fphint_percpu_regions_minus(unsigned long *a, unsigned int na,
-						const unsigned long *b,
-						unsigned int nb)
-{
-	unsigned int i, j = 0, n = 0;
-
-	for (i = 0; i < na; i++) {
-		while (j < nb && b[j] < a[i])
-			j++;
-		if (j < nb && b[j] == a[i])
-			continue;
-		a[n++] = a[i];
-	}
-	return n;
-}
+static unsigned long *fphint_pending, *fphint_fresh, *fphint_next, *fphint_out;
+static unsigned int fphint_nr_pending, fphint_agg_cap, fphint_out_settled;
+#define FPHINT_QUIET_MASK	(FPHINT_REGION_PAGES - 1)
+#define FPHINT_QUIET_WALKED	(FPHINT_REGION_PAGES >> 1)	/* at min_order already */
+#define FPHINT_QUIET_PASSES	(FPHINT_QUIET_WALKED - 1)
 
 /*
  * Has @region been recorded since @seen was last cleared?  Records it if
@@ -84,7 +76,10 @@ static void fphint_percpu_notify_free(struct zone *zone, unsigned long pfn,
 {
 	struct fphint_pcp *p = this_cpu_ptr(&fphint_pcp);
 	unsigned long region = fphint_region(pfn);
+	bool small = order < fphint_tunable(MIN_ORDER);
 	unsigned int nr;
+
+	fphint_region_freed(pfn, order, small);
 
 	/*
 	 * zone->lock is always taken with interrupts off, so nothing on this
@@ -119,25 +114,109 @@ static void fphint_percpu_notify_free(struct zone *zone, unsigned long pfn,
 	 * by then the blocks of a large free have finished merging (fewer,
 	 * bigger ranges) and memory reused at once is no longer free.
 	 */
-	if (nr == 0)
+	if (order >= FPHINT_REGION_ORDER &&
+	    !fphint_rh_hold(fphint_region_word(region)))
+		fphint_kick_soon();
+	else if (nr == 0)
 		fphint_kick(false);
 }
 
 /*
- * After the buffers come the free-list scan, if one was asked for or is
- * under way (fphint_scan_next()).  Also while the churn backoff is
- * engaged: the backoff already spaces the passes out, and what was dropped
- * must not wait for the churn to end.
+ * Sort one pass's regions: @pending (quiet passes in the low bits) against
+ * the regions freed into since (@fresh, sorted, unique).  Regions due go
+ * to @out, which holds 2 * @cap (to walk at min_order from the front, at
+ * settled_min_order from the back), those still waiting to @next (room
+ * for @cap).  Returns how many are in @next; *@front and *@back say where
+ * the two parts of @out end.
+ */
+static unsigned int fphint_percpu_sort_quiet(const unsigned long *pending,
+					     unsigned int np,
+					     const unsigned long *fresh,
+					     unsigned int nf,
+					     unsigned long *next,
+					     unsigned long *out,
+					     unsigned int cap,
+					     unsigned int *nfront,
+					     unsigned int *nback)
+{
+	unsigned int i, j = 0, nn = 0, front = 0, back = 2 * cap;
+
+	for (i = 0; i < np || j < nf; ) {
+		unsigned long r, quiet;
+		unsigned int hold, settle;
+		u32 w;
+
+		/* Merge by region: fresh entries start again at 0 passes. */
+		if (j < nf && (i == np || fresh[j] <= fphint_region(pending[i]))) {
+			if (i < np && fresh[j] == fphint_region(pending[i])) {
+				fphint_count(FPHINT_STAT_DUPLICATES, 1);
+				i++;
+			}
+			r = fresh[j++];
+			quiet = 0;
+		} else {
+			r = fphint_region(pending[i]);
+			quiet = (pending[i++] & FPHINT_QUIET_MASK) + 1;
+		}
+		w = fphint_region_word(r);
+		hold = fphint_rh_hold(w);
+		settle = fphint_rh_settle(w);
+		/*
+		 * The history may change while a region waits: >=, not ==.
+		 * A settled walk takes the larger blocks too, so a region
+		 * due for both is walked once, and @out never holds more
+		 * than one entry per region.
+		 */
+		if (settle && (quiet & FPHINT_QUIET_PASSES) >= settle) {
+			out[--back] = r;
+			continue;
+		}
+		if (!(quiet & FPHINT_QUIET_WALKED) && (quiet & FPHINT_QUIET_PASSES) >= hold) {
+			out[front++] = r;
+			quiet |= FPHINT_QUIET_WALKED;
+		}
+		if ((quiet & FPHINT_QUIET_WALKED) && !settle)
+			continue;
+		/* No room to wait: report it now rather than forget it. */
+		if (nn == cap) {
+			if (!(quiet & FPHINT_QUIET_WALKED))
+				out[front++] = r;
+			continue;
+		}
+		next[nn++] = r | quiet;
+	}
+	*nfront = front;
+	*nback = back;
+	return nn;
+}
+
+/*
+ * Due regions first (walked at min_order), then those whose small blocks
+ * have settled (at settled_min_order), then the free-list scan, if one
+ * was asked for or is under way (fphint_scan_next()).  Also while the
+ * churn backoff is engaged: the backoff already spaces the passes out,
+ * and what was dropped must not wait for the churn to end.
  */
 static unsigned long *fphint_percpu_collect(struct fphint_pass *pass,
 					    unsigned int *nr)
 {
-	unsigned int n = 0, quiet;
-	unsigned long *out;
+	unsigned int n = 0, due;
+	unsigned long *next;
 	int cpu;
 
-	if (pass->cpu >= 0)
+	if (pass->cpu >= 0) {
+		unsigned int settled = 2 * fphint_agg_cap - fphint_out_settled;
+
+		if (settled) {
+			pass->walk_order = min(fphint_tunable(SETTLED_MIN_ORDER),
+					       pass->min_order);
+			fphint_out_settled = 2 * fphint_agg_cap;
+			*nr = settled;
+			return fphint_out + 2 * fphint_agg_cap - settled;
+		}
+		pass->walk_order = pass->min_order;
 		return fphint_scan_next(pass, nr);
+	}
 	pass->cpu = nr_cpu_ids;
 
 	for_each_possible_cpu(cpu) {
@@ -161,19 +240,19 @@ static unsigned long *fphint_percpu_collect(struct fphint_pass *pass,
 		n += got;
 	}
 	n = fphint_sort_unique(fphint_fresh, n);
-	quiet = fphint_percpu_regions_minus(fphint_pending, fphint_nr_pending,
-					    fphint_fresh, n);
-	/* Still busy: they wait another round, not counted twice. */
-	fphint_count(FPHINT_STAT_DUPLICATES, fphint_nr_pending - quiet);
-
-	out = fphint_pending;
-	fphint_pending = fphint_fresh;
-	fphint_nr_pending = n;
-	fphint_fresh = out;
-	if (!quiet)
-		return fphint_scan_next(pass, nr);
-	*nr = quiet;
-	return out;
+	fphint_nr_pending = fphint_percpu_sort_quiet(fphint_pending,
+						     fphint_nr_pending,
+						     fphint_fresh, n,
+						     fphint_next, fphint_out,
+						     fphint_agg_cap, &due,
+						     &fphint_out_settled);
+	next = fphint_pending;
+	fphint_pending = fphint_next;
+	fphint_next = next;
+	if (!due)
+		return fphint_percpu_collect(pass, nr);
+	*nr = due;
+	return fphint_out;
 }
 
 /* Regions held back, or an overflow scan put off by churn: come back later. */
@@ -195,6 +274,8 @@ static void fphint_percpu_flush(void)
 		spin_unlock_irq(&p->lock);
 	}
 	fphint_nr_pending = 0;
+	/* Region history stays: it describes the memory, not the capture. */
+	fphint_out_settled = 2 * fphint_agg_cap;
 }
 
 /*
@@ -204,15 +285,17 @@ static void fphint_percpu_flush(void)
  */
 int fphint_percpu_resize(unsigned int batch)
 {
-	unsigned long **bufs, *agg[2];
-	int cpu, i = 0;
+	unsigned long **bufs, *agg[4];
+	int cpu, i = 0, a;
 
-	agg[0] = kvmalloc_array(nr_cpu_ids * batch, sizeof(long), GFP_KERNEL);
-	agg[1] = kvmalloc_array(nr_cpu_ids * batch, sizeof(long), GFP_KERNEL);
+	/* pending, fresh, next, and out at twice their size */
+	for (a = 0; a < ARRAY_SIZE(agg); a++)
+		agg[a] = kvmalloc_array((a == 3 ? 2 : 1) * nr_cpu_ids * batch,
+					sizeof(long), GFP_KERNEL);
 	bufs = kcalloc(2 * nr_cpu_ids, sizeof(*bufs), GFP_KERNEL);
-	if (!bufs || !agg[0] || !agg[1]) {
-		kvfree(agg[0]);
-		kvfree(agg[1]);
+	if (!bufs || !agg[0] || !agg[1] || !agg[2] || !agg[3]) {
+		for (a = 0; a < ARRAY_SIZE(agg); a++)
+			kvfree(agg[a]);
 		kfree(bufs);
 		return -ENOMEM;
 	}
@@ -253,12 +336,15 @@ int fphint_percpu_resize(unsigned int batch)
 		memcpy(agg[0], fphint_pending, fphint_nr_pending * sizeof(long));
 	swap(agg[0], fphint_pending);
 	swap(agg[1], fphint_fresh);
+	swap(agg[2], fphint_next);
+	swap(agg[3], fphint_out);
 	fphint_agg_cap = nr_cpu_ids * batch;
+	fphint_out_settled = 2 * fphint_agg_cap;
 	i = 2 * nr_cpu_ids;
 nomem:
 	/* The old aggregates on success, the new ones on failure. */
-	kvfree(agg[0]);
-	kvfree(agg[1]);
+	for (a = 0; a < ARRAY_SIZE(agg); a++)
+		kvfree(agg[a]);
 	/* On success this frees the old buffers, on failure the new ones. */
 	for (cpu = 0; cpu < 2 * nr_cpu_ids; cpu++)
 		kvfree(bufs[cpu]);
@@ -281,7 +367,9 @@ void fphint_percpu_exit(void)
 	}
 	kvfree(fphint_pending);
 	kvfree(fphint_fresh);
-	fphint_pending = fphint_fresh = NULL;
+	kvfree(fphint_next);
+	kvfree(fphint_out);
+	fphint_pending = fphint_fresh = fphint_next = fphint_out = NULL;
 	fphint_nr_pending = fphint_agg_cap = 0;
 }
 

@@ -20,7 +20,9 @@ static unsigned long fphint_scan_buf[FPHINT_SCAN_CHUNK];
 static void fphint_scan_notify_free(struct zone *zone, unsigned long pfn,
 				    unsigned int order)
 {
-	fphint_kick(false);
+	/* The scan takes min_order and up only: nothing to do for less. */
+	if (order >= fphint_tunable(MIN_ORDER))
+		fphint_kick(false);
 }
 
 /* One chunk of unreported free blocks per zone and call; cursor from 1. */
@@ -30,6 +32,7 @@ static unsigned long *fphint_scan_collect(struct fphint_pass *pass,
 	struct zone *zone;
 	int idx = 0;
 
+	pass->scanning = true;
 	for_each_populated_zone(zone) {
 		unsigned int order, mt, n = 0;
 

@@ -128,7 +128,7 @@ bool fphint_owns_reporting(void)
 static unsigned int fphint_backoff;
 static unsigned long fphint_last_pass_end;	/* jiffies */
 static unsigned long fphint_prev_reported;	/* pages, previous pass */
-static u64 fphint_reused_seen;
+static u64 fphint_reused_seen;	/* churned_pages at the last pass */
 
 static struct workqueue_struct *fphint_wq;
 static void fphint_worker(struct work_struct *work);
@@ -437,7 +437,9 @@ static bool fphint_tunable_valid(enum fphint_tunable t, unsigned long val)
 {
 	if (val < fphint_tunable_info[t].min || val > fphint_tunable_info[t].max)
 		return false;
-	return t != FPHINT_TUNABLE_MIN_ORDER || val < MAX_ORDER;
+	if (t == FPHINT_TUNABLE_MIN_ORDER || t == FPHINT_TUNABLE_SETTLED_MIN_ORDER)
+		return val < MAX_ORDER;
+	return true;
 }
 
 /*
@@ -652,6 +654,24 @@ void fphint_kick(bool now)
 }
 
 /*
+ * A pass at the next tick: a cold region became one free block
+ * (region.c), a burst settled there, nothing in it is left to merge or to
+ * wait for.  Frees that come while the pass runs queue the next one, so a
+ * long burst is reported as it goes, at the host's pace.  Safe from the
+ * free path, like fphint_kick(): one tick, not 0, so that only a timer is
+ * armed under zone->lock and no worker is woken there.  A pending timer
+ * is only ever brought forward.
+ */
+void fphint_kick_soon(void)
+{
+	if (unlikely(!fphint_wq))
+		return;
+	if (!delayed_work_pending(&fphint_work) ||
+	    time_after(READ_ONCE(fphint_work.timer.expires), jiffies + 1))
+		mod_delayed_work(fphint_wq, &fphint_work, 1);
+}
+
+/*
  * After a configuration change: a pass waiting on the old, longer delay
  * is brought forward to the new one (fphint_kick() leaves a pending timer
  * alone, which is right on the free path but would keep a 60 s delay in
@@ -702,6 +722,9 @@ static void fphint_worker(struct work_struct *work)
 			   fphint_transport_cur->capacity,
 			   (unsigned int)FPHINT_REPORT_BATCH_MAX);
 	pass->min_order = fphint_tunable(MIN_ORDER);
+	pass->walk_order = pass->min_order;
+	pass->rh_last = ULONG_MAX;
+	pass->scanning = false;
 	/*
 	 * Merged ranges must not let a batch hold more memory off the free
 	 * lists than report_batch blocks of the largest order would, nor
@@ -728,12 +751,15 @@ static void fphint_worker(struct work_struct *work)
 	WARN_ON_ONCE(pass->nents);
 
 	/*
-	 * Churn check: reuse since the last pass is set against what this
-	 * pass and, if it ran within the last second, the previous one
-	 * reported: memory reported long ago and allocated now is ordinary
-	 * use, not churn.
+	 * Churn check: churned memory (reported by capture, allocated again
+	 * within the churn window of its region's report, region.c) since the
+	 * last pass is set against what this pass and, if it ran within the
+	 * last second, the previous one reported.  Memory reported long ago,
+	 * or found free by a scan (at boot, say), and allocated now is
+	 * ordinary use, not churn: a guest that starts using the memory it
+	 * booted with must not slow down the report of what it frees next.
 	 */
-	reused = fphint_stat_sum(FPHINT_STAT_REUSED_PAGES);
+	reused = fphint_stat_sum(FPHINT_STAT_CHURNED_PAGES);
 	recent = pass->reported;
 	if (time_before_eq(start, fphint_last_pass_end + HZ))
 		recent += fphint_prev_reported;
@@ -771,10 +797,13 @@ static int __init fphint_init(void)
 	err = fphint_fault_init_step(1);
 	if (err)
 		goto out_zstats;
+	err = fphint_region_init();
+	if (err)
+		goto out_zstats;
 	/* All or nothing: on failure no buffer is left allocated. */
 	err = fphint_percpu_init();
 	if (err)
-		goto out_zstats;
+		goto out_region;
 	err = fphint_fault_init_step(2);
 	if (err)
 		goto out_capture;
@@ -814,6 +843,8 @@ out_wq:
 	fphint_wq = NULL;
 out_capture:
 	fphint_percpu_exit();
+out_region:
+	fphint_region_exit();
 out_zstats:
 	kfree(fphint_zstats);
 	fphint_zstats = NULL;

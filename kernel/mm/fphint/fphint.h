@@ -184,6 +184,9 @@ struct fphint_pass {
 	unsigned long bytes_max;	/* report when a batch holds this much */
 	unsigned int batch;		/* ranges per report this pass */
 	unsigned int min_order;
+	unsigned int walk_order;	/* smallest block taken from these entries */
+	unsigned long rh_last;		/* region whose report was last noted */
+	bool scanning;			/* entries from the free-list scan */
 	int cpu;			/* percpu: -1 until collected */
 	int zone_cursor;		/* buddy-scan collect cursor */
 	bool zone_skipped;		/* throttle turned the zone away */
@@ -279,6 +282,7 @@ void fphint_config_unlock(void);
 
 /* Worker (core.c). */
 void fphint_kick(bool now);
+void fphint_kick_soon(void);
 unsigned int fphint_delay_now_ms(void);
 bool fphint_pass_stop(struct fphint_pass *pass);
 bool fphint_pass_wait(unsigned int ms);
@@ -314,6 +318,35 @@ static inline unsigned long fphint_region(unsigned long pfn)
 {
 	return pfn & ~(FPHINT_REGION_PAGES - 1);
 }
+
+/*
+ * Region history (region.c): one word per region, the jiffies of its last
+ * report above FPHINT_RH_TIME_SHIFT and below it its heat and flags.
+ */
+#define FPHINT_RH_HEAT_MAX	3
+#define FPHINT_RH_VERDICT	BIT(2)	/* reported; not allocated since */
+#define FPHINT_RH_SMALL		BIT(3)	/* blocks below min_order freed into it */
+#define FPHINT_RH_WHOLE		BIT(4)	/* became one free block */
+#define FPHINT_RH_TIME_SHIFT	5
+#define FPHINT_RH_FLAGS		(BIT(FPHINT_RH_TIME_SHIFT) - 1)
+/* Reported memory allocated again this soon was churn. */
+#define FPHINT_CHURN_WINDOW_MS	2000
+/* Quiet passes before small blocks are reported (settled_min_order). */
+#define FPHINT_SETTLE_PASSES	4
+static inline unsigned int fphint_rh_heat(u32 w)
+{
+	return w & 3;
+}
+u32 fphint_rh_reused(u32 w, u32 now);
+u32 fphint_rh_reported(u32 w, u32 now);
+unsigned int fphint_rh_hold(u32 w);
+unsigned int fphint_rh_settle(u32 w);
+void fphint_region_freed(unsigned long pfn, unsigned int order, bool small);
+void fphint_region_reported(struct fphint_pass *pass, unsigned long pfn);
+u32 fphint_region_word(unsigned long region);
+void fphint_region_walked(unsigned long region, unsigned int order);
+int fphint_region_init(void);
+void fphint_region_exit(void);
 
 /* Capture percpu (capture-percpu.c): its buffers, sized by capture_batch. */
 int fphint_percpu_init(void);

@@ -58,7 +58,10 @@
  * names.  min_order is a buddy order (0 = 4 KiB pages on x86); it is
  * further capped at MAX_ORDER - 1 by the kernel it runs on.  known_zero
  * is a switch: 1 lets blocks the host confirmed zero skip the zeroing
- * of the allocation that takes them.
+ * of the allocation that takes them.  Blocks from settled_min_order up to
+ * below min_order are reported too, but only once their region has stayed
+ * quiet for a few passes (small holes of a fragmented guest, not churn);
+ * settled_min_order >= min_order reports nothing below min_order.
  */
 #define FPHINT_TUNABLES(X) __FPHINT_LIST(				\
 	X(CAPTURE_BATCH,   capture_batch,   2048, 16, 8192)		\
@@ -68,6 +71,7 @@
 	X(LOW_MEM_PCT,     low_mem_pct,     5,    0,  90)		\
 	X(RATELIMIT_MIB_S, ratelimit_mib_s, 1024, 1,  1048576)		\
 	X(KNOWN_ZERO,      known_zero,      1,    0,  1)			\
+	X(SETTLED_MIN_ORDER, settled_min_order, 0, 0, 10)		\
 )
 
 enum fphint_tunable {
@@ -106,6 +110,7 @@ enum fphint_tunable {
 	X(ZEROING_SKIPPED_PAGES, zeroing_skipped_pages)			\
 	X(KNOWN_ZERO_CHECKED_PAGES, known_zero_checked_pages)		\
 	X(KNOWN_ZERO_MISMATCHES, known_zero_mismatches)			\
+	X(CHURNED_PAGES,	churned_pages)				\
 )
 
 enum fphint_stat {

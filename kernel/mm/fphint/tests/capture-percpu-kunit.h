@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * KUnit tests for capture percpu: coalescing frees into regions, the seen
- * filter, and quiet regions.  Included at the bottom of capture-percpu.c.
+ * filter, and quiet regions (sort_quiet).  Included at the bottom of capture-percpu.c.
  */
 #ifndef _FPHINT_CAPTURE_PERCPU_KUNIT_H
 #define _FPHINT_CAPTURE_PERCPU_KUNIT_H
@@ -34,25 +34,41 @@ static void fphint_test_coalesce(struct kunit *test)
 	KUNIT_EXPECT_GE(test, again, 16U);
 }
 
-static void fphint_test_regions_minus(struct kunit *test)
+static void fphint_test_sort_quiet(struct kunit *test)
 {
-	unsigned long pending[] = { 1, 4, 7, 9, 12 };
-	unsigned long busy[] = { 0, 4, 5, 12, 20 };
-	unsigned long want[] = { 1, 7, 9 };
-	unsigned int n, i;
+	/* Far above any guest's memory: no history, cold, one quiet pass. */
+	const unsigned long r = FPHINT_REGION_PAGES, base = 1UL << 40;
+	const unsigned long a = base, b = base + r, c = base + 2 * r, d = base + 3 * r;
+	unsigned long pending[] = { a, b, c }, fresh[] = { b, d };
+	unsigned long next[4], out[8];
+	unsigned int nn, front, back;
 
-	/* Regions freed into again stay pending; the quiet ones go out. */
-	n = fphint_percpu_regions_minus(pending, ARRAY_SIZE(pending), busy, ARRAY_SIZE(busy));
-	KUNIT_ASSERT_EQ(test, n, ARRAY_SIZE(want));
-	for (i = 0; i < n; i++)
-		KUNIT_EXPECT_EQ(test, pending[i], want[i]);
-	KUNIT_EXPECT_EQ(test, fphint_percpu_regions_minus(pending, n, NULL, 0), n);
-	KUNIT_EXPECT_EQ(test, fphint_percpu_regions_minus(pending, 0, busy, 5), 0U);
+	/* Quiet for a pass: walked; freed into again: waits from 0 again. */
+	nn = fphint_percpu_sort_quiet(pending, 3, fresh, 2, next, out, 4, &front, &back);
+	KUNIT_ASSERT_EQ(test, front, 2U);
+	KUNIT_EXPECT_EQ(test, out[0], a);
+	KUNIT_EXPECT_EQ(test, out[1], c);
+	KUNIT_EXPECT_EQ(test, back, 8U);
+	KUNIT_ASSERT_EQ(test, nn, 2U);
+	KUNIT_EXPECT_EQ(test, next[0], b);
+	KUNIT_EXPECT_EQ(test, next[1], d);
+	/* The next pass, nothing freed: both go. */
+	nn = fphint_percpu_sort_quiet(next, nn, NULL, 0, pending, out, 4, &front, &back);
+	KUNIT_EXPECT_EQ(test, nn, 0U);
+	KUNIT_ASSERT_EQ(test, front, 2U);
+	KUNIT_EXPECT_EQ(test, out[0], b);
+	KUNIT_EXPECT_EQ(test, out[1], d);
+	/* No room to wait (cap 1): reported now rather than forgotten. */
+	nn = fphint_percpu_sort_quiet(NULL, 0, fresh, 2, next, out, 1, &front, &back);
+	KUNIT_EXPECT_EQ(test, nn, 1U);
+	KUNIT_EXPECT_EQ(test, next[0], b);
+	KUNIT_ASSERT_EQ(test, front, 1U);
+	KUNIT_EXPECT_EQ(test, out[0], d);
 }
 
 static struct kunit_case fphint_capture_cases[] = {
 	KUNIT_CASE(fphint_test_coalesce),
-	KUNIT_CASE(fphint_test_regions_minus),
+	KUNIT_CASE(fphint_test_sort_quiet),
 	{}
 };
 

@@ -1,0 +1,220 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fphint region history: one word per region (the MAX_ORDER-aligned span
+ * capture records) saying what became of its last report and what was
+ * freed into it since it was last walked.  Capture percpu reads it to
+ * decide how long a region must stay quiet before it is reported:
+ *
+ *  - heat (0..3): reported memory of the region was allocated again within
+ *    FPHINT_CHURN_WINDOW_MS of its report, once per report, heat rising by
+ *    one; a report whose memory nobody took before the next report lowers
+ *    it by one.  A hot region must stay quiet 4^heat passes: memory that is
+ *    recycled is left alone, so churn costs the host no refaults;
+ *  - whole: the region became one free block (a large unmap, a burst).  A
+ *    cold whole region goes out at the first pass, which capture brings
+ *    forward (fphint_kick_soon()): a settled burst is reported at once;
+ *  - small: blocks below min_order (from settled_min_order up) were freed
+ *    into it.  They are reported once the region stayed quiet for
+ *    FPHINT_SETTLE_PASSES passes, by a walk at settled_min_order, not on
+ *    every free: fragmentation down to single pages is returned, churn of
+ *    small blocks is not.
+ *
+ * Locking: a region's word is written under the zone->lock of the zone it
+ * lies in (free path, allocation path, and the worker walking or marking
+ * it); capture reads it unlocked, so a stale read only moves a report by
+ * a pass.  A region straddling two zones can lose an update: a heuristic
+ * off by one, nothing more.  Memory hot-added above the boot-time max_pfn
+ * has no history and is treated as cold.
+ */
+#include <linux/jiffies.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+
+#include "fphint.h"
+
+static u32 *fphint_rh;
+static unsigned long fphint_rh_nr;
+
+static u32 *fphint_rh_word(unsigned long pfn)
+{
+	unsigned long i = pfn >> FPHINT_REGION_ORDER;
+
+	return likely(i < fphint_rh_nr) ? &fphint_rh[i] : NULL;
+}
+
+/* Jiffies in the word's time field: 27 bits, wraps after weeks at HZ=1000. */
+static u32 fphint_rh_now(void)
+{
+	return ((u32)jiffies << FPHINT_RH_TIME_SHIFT);
+}
+
+/* Was the region's last report within the churn window of @now? */
+static bool fphint_rh_recent(u32 w, u32 now)
+{
+	return jiffies_to_msecs((now - (w & ~FPHINT_RH_FLAGS)) >> FPHINT_RH_TIME_SHIFT) <
+	       FPHINT_CHURN_WINDOW_MS;
+}
+
+/**
+ * fphint_rh_reused - history of a region whose reported block is allocated
+ * @w: the region's word
+ * @now: fphint_rh_now()
+ *
+ * The first allocation of reported memory after a report rises the heat
+ * if it came within the churn window of that report.  Pure, for KUnit.
+ *
+ * Return: the new word.
+ */
+u32 fphint_rh_reused(u32 w, u32 now)
+{
+	if (!(w & FPHINT_RH_VERDICT))
+		return w;
+	w &= ~FPHINT_RH_VERDICT;
+	if (fphint_rh_recent(w, now) && fphint_rh_heat(w) < FPHINT_RH_HEAT_MAX)
+		w++;
+	return w;
+}
+
+/**
+ * fphint_rh_reported - history of a region the host just discarded
+ * @w: the region's word
+ * @now: fphint_rh_now()
+ *
+ * A previous report nobody took from lowers the heat.  Pure, for KUnit.
+ *
+ * Return: the new word.
+ */
+u32 fphint_rh_reported(u32 w, u32 now)
+{
+	if ((w & FPHINT_RH_VERDICT) && fphint_rh_heat(w))
+		w--;
+	return (w & (FPHINT_RH_FLAGS & ~FPHINT_RH_WHOLE)) | FPHINT_RH_VERDICT |
+	       (now & ~FPHINT_RH_FLAGS);
+}
+
+/**
+ * fphint_rh_hold - quiet passes before a captured region is walked
+ * @w: the region's word
+ *
+ * Pure, for KUnit.
+ *
+ * Return: 0 for a cold whole region (at once), 4^heat for a hot one, else 1.
+ */
+unsigned int fphint_rh_hold(u32 w)
+{
+	if (fphint_rh_heat(w))
+		return 1U << (2 * fphint_rh_heat(w));
+	return (w & FPHINT_RH_WHOLE) ? 0 : 1;
+}
+
+/**
+ * fphint_rh_settle - quiet passes before a region's small blocks are walked
+ * @w: the region's word
+ *
+ * Pure, for KUnit.
+ *
+ * Return: 0 when none were freed into it, else at least
+ * FPHINT_SETTLE_PASSES and never before the region's own hold.
+ */
+unsigned int fphint_rh_settle(u32 w)
+{
+	if (!(w & FPHINT_RH_SMALL))
+		return 0;
+	return max(fphint_rh_hold(w), (unsigned int)FPHINT_SETTLE_PASSES);
+}
+
+/* The free path: @order was just freed at @pfn.  zone->lock held. */
+void fphint_region_freed(unsigned long pfn, unsigned int order, bool small)
+{
+	u32 *p = fphint_rh_word(pfn), flag;
+
+	if (!p)
+		return;
+	flag = small ? FPHINT_RH_SMALL :
+	       order >= FPHINT_REGION_ORDER ? FPHINT_RH_WHOLE : 0;
+	/* Read first: most frees find the flag set and dirty nothing. */
+	if (flag && !(READ_ONCE(*p) & flag))
+		WRITE_ONCE(*p, *p | flag);
+}
+
+/*
+ * The allocator took reported block @pfn of @order (fphint_note_alloc()).
+ * zone->lock held.  Counted as churned when the region's last report was
+ * within the churn window: memory fphint should have left alone.
+ */
+void __fphint_region_reused(unsigned long pfn, unsigned int order)
+{
+	u32 *p = fphint_rh_word(pfn), w, now;
+
+	if (!p)
+		return;
+	w = READ_ONCE(*p);
+	now = fphint_rh_now();
+	/* Never reported by a capture: a scan's report, or none at all. */
+	if (!(w & ~FPHINT_RH_FLAGS) || !fphint_rh_recent(w, now))
+		return;
+	fphint_count(FPHINT_STAT_CHURNED_PAGES, 1UL << order);
+	if (w & FPHINT_RH_VERDICT)
+		WRITE_ONCE(*p, fphint_rh_reused(w, now));
+}
+
+/*
+ * The host discarded blocks of the region at @pfn and they are marked
+ * reported.  zone->lock held.  Once per region and pass: the worker walks
+ * a region in one go, so remembering the last one is enough.  What a scan
+ * of the free lists found (memory free since boot, or dropped by capture)
+ * was not freed just now, so its reuse says nothing about churn.
+ */
+void fphint_region_reported(struct fphint_pass *pass, unsigned long pfn)
+{
+	unsigned long region = fphint_region(pfn);
+	u32 *p = fphint_rh_word(pfn);
+
+	if (!p || pass->scanning || region == pass->rh_last)
+		return;
+	pass->rh_last = region;
+	WRITE_ONCE(*p, fphint_rh_reported(*p, fphint_rh_now()));
+}
+
+/* Lockless peek for capture's timing decisions. */
+u32 fphint_region_word(unsigned long region)
+{
+	u32 *p = fphint_rh_word(region);
+
+	return p ? READ_ONCE(*p) : 0;
+}
+
+/* The worker walked @region (at @order): what it found is handled.  zone->lock held. */
+void fphint_region_walked(unsigned long region, unsigned int order)
+{
+	u32 *p = fphint_rh_word(region), clear = FPHINT_RH_WHOLE;
+
+	if (!p)
+		return;
+	if (order < fphint_tunable(MIN_ORDER))
+		clear |= FPHINT_RH_SMALL;
+	if (READ_ONCE(*p) & clear)
+		WRITE_ONCE(*p, *p & ~clear);
+}
+
+int __init fphint_region_init(void)
+{
+	fphint_rh_nr = (max_pfn >> FPHINT_REGION_ORDER) + 1;
+	fphint_rh = kvcalloc(fphint_rh_nr, sizeof(*fphint_rh), GFP_KERNEL);
+	if (!fphint_rh) {
+		fphint_rh_nr = 0;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void fphint_region_exit(void)
+{
+	kvfree(fphint_rh);
+	fphint_rh = NULL;
+	fphint_rh_nr = 0;
+}
+
+#ifdef CONFIG_FPHINT_KUNIT_TEST
+#include "tests/region-kunit.h"
+#endif

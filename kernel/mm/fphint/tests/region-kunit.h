@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * KUnit tests for fphint region history: heat rising on churn, falling on
+ * reports nobody took back, and the quiet passes it asks for.  Included
+ * at the bottom of region.c.
+ */
+#ifndef _FPHINT_REGION_KUNIT_H
+#define _FPHINT_REGION_KUNIT_H
+
+#include <kunit/test.h>
+
+static u32 fphint_test_at(unsigned long ms)
+{
+	return (u32)msecs_to_jiffies(ms) << FPHINT_RH_TIME_SHIFT;
+}
+
+static void fphint_test_rh_heat(struct kunit *test)
+{
+	u32 w = 0;
+	int i;
+
+	/* Cold: one quiet pass; cold and whole: none. */
+	KUNIT_EXPECT_EQ(test, fphint_rh_hold(w), 1U);
+	KUNIT_EXPECT_EQ(test, fphint_rh_hold(w | FPHINT_RH_WHOLE), 0U);
+	/* Taken back within the churn window: hotter, once per report. */
+	w = fphint_rh_reported(w, fphint_test_at(1000));
+	KUNIT_EXPECT_TRUE(test, w & FPHINT_RH_VERDICT);
+	w = fphint_rh_reused(w, fphint_test_at(1300));
+	KUNIT_EXPECT_EQ(test, fphint_rh_heat(w), 1U);
+	w = fphint_rh_reused(w, fphint_test_at(1400));
+	KUNIT_EXPECT_EQ(test, fphint_rh_heat(w), 1U);
+	/* A hot region waits 4^heat passes, whole or not. */
+	KUNIT_EXPECT_EQ(test, fphint_rh_hold(w), 4U);
+	KUNIT_EXPECT_EQ(test, fphint_rh_hold(w | FPHINT_RH_WHOLE), 4U);
+	for (i = 0; i < 5; i++) {
+		w = fphint_rh_reported(w, fphint_test_at(2000 + 1000 * i));
+		w = fphint_rh_reused(w, fphint_test_at(2100 + 1000 * i));
+	}
+	KUNIT_EXPECT_EQ(test, fphint_rh_heat(w), (unsigned int)FPHINT_RH_HEAT_MAX);
+	KUNIT_EXPECT_EQ(test, fphint_rh_hold(w), 64U);
+	/* Taken back long after the report: ordinary use, no hotter. */
+	w = fphint_rh_reported(w, fphint_test_at(10000));
+	w = fphint_rh_reused(w, fphint_test_at(10000 + FPHINT_CHURN_WINDOW_MS + 100));
+	KUNIT_EXPECT_EQ(test, fphint_rh_heat(w), (unsigned int)FPHINT_RH_HEAT_MAX);
+	/* Reports nobody took from cool it, one step each. */
+	w = fphint_rh_reported(w, fphint_test_at(20000));
+	KUNIT_EXPECT_EQ(test, fphint_rh_heat(w), (unsigned int)FPHINT_RH_HEAT_MAX);
+	w = fphint_rh_reported(w, fphint_test_at(30000));
+	KUNIT_EXPECT_EQ(test, fphint_rh_heat(w), 2U);
+	for (i = 0; i < 4; i++)
+		w = fphint_rh_reported(w, fphint_test_at(40000 + 1000 * i));
+	KUNIT_EXPECT_EQ(test, fphint_rh_heat(w), 0U);
+	/* A report clears whole and keeps small. */
+	w = fphint_rh_reported(w | FPHINT_RH_WHOLE | FPHINT_RH_SMALL, fphint_test_at(50000));
+	KUNIT_EXPECT_FALSE(test, w & FPHINT_RH_WHOLE);
+	KUNIT_EXPECT_TRUE(test, w & FPHINT_RH_SMALL);
+}
+
+static void fphint_test_rh_settle(struct kunit *test)
+{
+	/* Nothing small freed: no settled walk. */
+	KUNIT_EXPECT_EQ(test, fphint_rh_settle(0), 0U);
+	/* Small blocks wait a few passes, a hot region's longer. */
+	KUNIT_EXPECT_EQ(test, fphint_rh_settle(FPHINT_RH_SMALL), (unsigned int)FPHINT_SETTLE_PASSES);
+	KUNIT_EXPECT_EQ(test, fphint_rh_settle(FPHINT_RH_SMALL | 2), 16U);
+	/* The clock wraps: age is taken modulo it. */
+	KUNIT_EXPECT_EQ(test, fphint_rh_heat(fphint_rh_reused(
+		fphint_rh_reported(0, (u32)-fphint_test_at(100) & ~FPHINT_RH_FLAGS),
+		fphint_test_at(200))), 1U);
+}
+
+static struct kunit_case fphint_region_cases[] = {
+	KUNIT_CASE(fphint_test_rh_heat),
+	KUNIT_CASE(fphint_test_rh_settle),
+	{}
+};
+
+static struct kunit_suite fphint_region_suite = {
+	.name = "fphint-region",
+	.test_cases = fphint_region_cases,
+};
+kunit_test_suite(fphint_region_suite);
+
+#endif /* _FPHINT_REGION_KUNIT_H */
