@@ -328,7 +328,7 @@ static inline unsigned long fphint_region(unsigned long pfn)
 #define FPHINT_RH_SMALL		BIT(3)	/* blocks below min_order freed into it */
 #define FPHINT_RH_WHOLE		BIT(4)	/* became one free block */
 #define FPHINT_RH_TIME_SHIFT	5
-#define FPHINT_RH_FLAGS		(BIT(FPHINT_RH_TIME_SHIFT) - 1)
+#define FPHINT_RH_FLAGS		((u32)BIT(FPHINT_RH_TIME_SHIFT) - 1)
 /* Reported memory allocated again this soon was churn. */
 #define FPHINT_CHURN_WINDOW_MS	2000
 /* Quiet passes before small blocks are reported (settled_min_order). */

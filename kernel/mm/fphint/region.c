@@ -51,7 +51,7 @@ static u32 fphint_rh_now(void)
 /* Was the region's last report within the churn window of @now? */
 static bool fphint_rh_recent(u32 w, u32 now)
 {
-	return jiffies_to_msecs((now - (w & ~FPHINT_RH_FLAGS)) >> FPHINT_RH_TIME_SHIFT) <
+	return jiffies_to_msecs((u32)(now - (w & ~FPHINT_RH_FLAGS)) >> FPHINT_RH_TIME_SHIFT) <
 	       FPHINT_CHURN_WINDOW_MS;
 }
 
