@@ -272,7 +272,8 @@ TEST_F_TIMEOUT(storm, runtime_switch_storm, 900)
 	EXPECT_EQ(0, rejected) TH_LOG("a valid switch was refused");
 	EXPECT_LE((uint64_t)secs * 10, switches);
 	EXPECT_LT(0, verified);
-	EXPECT_EQ(0, stat_u64("isolated_now_pages"));
+	/* A pass may still be reporting what the last switch left: let it end. */
+	EXPECT_EQ(0, wait_isolated_zero(15));
 	EXPECT_LT(0, reports_after - reports_before);
 	EXPECT_LT(0, errs_after - errs_before) TH_LOG("no failure was injected");
 	/* Every page came back: within 16 MiB of where we started. */

@@ -45,7 +45,9 @@ static u32 *fphint_rh_word(unsigned long pfn)
 /* Jiffies in the word's time field: 27 bits, wraps after weeks at HZ=1000. */
 static u32 fphint_rh_now(void)
 {
-	return ((u32)jiffies << FPHINT_RH_TIME_SHIFT);
+	u32 now = jiffies;
+
+	return now << FPHINT_RH_TIME_SHIFT;
 }
 
 /* Was the region's last report within the churn window of @now? */
@@ -120,7 +122,7 @@ unsigned int fphint_rh_settle(u32 w)
 {
 	if (!(w & FPHINT_RH_SMALL))
 		return 0;
-	return max(fphint_rh_hold(w), (unsigned int)FPHINT_SETTLE_PASSES);
+	return max_t(unsigned int, fphint_rh_hold(w), FPHINT_SETTLE_PASSES);
 }
 
 /* The free path: @order was just freed at @pfn.  zone->lock held. */
