@@ -341,7 +341,7 @@ u32 fphint_rh_reused(u32 w, u32 now);
 u32 fphint_rh_reported(u32 w, u32 now);
 unsigned int fphint_rh_hold(u32 w);
 unsigned int fphint_rh_settle(u32 w);
-void fphint_region_freed(unsigned long pfn, unsigned int order, bool small);
+u32 fphint_region_freed(unsigned long pfn, unsigned int order, bool small);
 void fphint_region_reported(struct fphint_pass *pass, unsigned long pfn);
 u32 fphint_region_word(unsigned long region);
 void fphint_region_walked(unsigned long region, unsigned int order);

@@ -125,18 +125,25 @@ unsigned int fphint_rh_settle(u32 w)
 	return max_t(unsigned int, fphint_rh_hold(w), FPHINT_SETTLE_PASSES);
 }
 
-/* The free path: @order was just freed at @pfn.  zone->lock held. */
-void fphint_region_freed(unsigned long pfn, unsigned int order, bool small)
+/*
+ * The free path: @order was just freed at @pfn (@small: below min_order).
+ * zone->lock held.  Returns the region's word, as updated.
+ */
+u32 fphint_region_freed(unsigned long pfn, unsigned int order, bool small)
 {
-	u32 *p = fphint_rh_word(pfn), flag;
+	u32 *p = fphint_rh_word(pfn), flag, w;
 
 	if (!p)
-		return;
+		return 0;
+	w = READ_ONCE(*p);
 	flag = small ? FPHINT_RH_SMALL :
 	       order >= FPHINT_REGION_ORDER ? FPHINT_RH_WHOLE : 0;
-	/* Read first: most frees find the flag set and dirty nothing. */
-	if (flag && !(READ_ONCE(*p) & flag))
-		WRITE_ONCE(*p, *p | flag);
+	/* Most frees find the flag set and dirty nothing. */
+	if (flag && !(w & flag)) {
+		w |= flag;
+		WRITE_ONCE(*p, w);
+	}
+	return w;
 }
 
 /*
