@@ -9,7 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <linux/fphint.h>
 
@@ -109,6 +112,45 @@ static inline void churn(size_t mib)
 	for (size_t off = 0; off < bytes; off += 4096)
 		p[off] = 1;
 	munmap(p, bytes);
+}
+
+/*
+ * A child that touches @bytes and keeps them until it is killed; returns
+ * its pid once the memory is in use, -1 on failure.  The caller kills and
+ * reaps it.
+ */
+static inline pid_t hold_memory(size_t bytes)
+{
+	int ready[2];
+	pid_t pid;
+	char c;
+
+	if (pipe(ready))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		char *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		/* Gone with the test, also when the harness kills it. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (p == MAP_FAILED)
+			_exit(1);
+		for (size_t off = 0; off < bytes; off += 4096)
+			p[off] = 1;
+		if (write(ready[1], "r", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(ready[1]);
+	if (pid > 0 && read(ready[0], &c, 1) != 1) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		pid = -1;
+	}
+	close(ready[0]);
+	return pid;
 }
 
 /* Wait up to @secs for counter @name to pass @above; returns its value. */
