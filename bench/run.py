@@ -126,16 +126,31 @@ def run_one(cfg, scn, accel, rep):
         append += f" fphint.set={sets}"
     logdir = os.path.join(vm.BUILD, "logs", "bench")
     os.makedirs(logdir, exist_ok=True)
+    splits = host_thp_splits()
     with open(os.path.join(logdir, f"{cfg}-{scn}-{rep}.log"), "w") as log:
         g = vm.Guest("bench", accel, append=append, profile=profile, log=log,
                      qemu="patched" if profile in PATCHED_PROFILES else "stock")
         if kernel == "bench":
             g.cmd[g.cmd.index(vm.VMLINUX)] = BENCH_VMLINUX
         g.start().wait(180 + (AB[0] * AB[2] * len(AB_STATES) if scn == "churnab" else 0))
+    # Host-wide, so only meaningful with the bench alone on the host.
+    after = host_thp_splits()
+    g.host_thp_splits = None if splits is None or after is None else after - splits
     g.save_rss(os.path.join(logdir, f"{cfg}-{scn}-{rep}-rss.csv"))
     if g.seen("@@ERROR") or not g.seen("@@DONE rc=0"):
         print(f"  {cfg}/{scn}: guest failed, see {logdir}", file=sys.stderr)
     return g
+
+
+def host_thp_splits():
+    """The host's count of huge page mappings split (thp_split_pmd): a report
+    of less than 2 MiB splits the host huge page backing it, and what the
+    guest touches there afterwards faults in as 4 KiB pages."""
+    try:
+        with open("/proc/vmstat") as f:
+            return next((int(l.split()[1]) for l in f if l.startswith("thp_split_pmd ")), None)
+    except OSError:
+        return None
 
 
 STAT_KEYS = ("reports", "reported_bytes", "hypercalls", "reused_pages", "isolated",
@@ -171,6 +186,7 @@ def measure(cfg, scn, g):
          "reused_pages": None, "reused_ratio": None, "churned_pages": None,
          "churned_ratio": None, "qemu_cpu_s": None,
          "qemu_cpu_per_op_s": None, "retouch_s": None, "memfree_check": None,
+         "qemu_faults_per_op": None, "host_thp_splits": None,
          "hypercalls": None, "returned_gib": None, "reports_per_gib": None,
          "blocks_per_gib": None, "refault_s": None, "zeroing_skipped_pages": None}
     off = vm.clock_offset(g)
@@ -238,6 +254,10 @@ def measure(cfg, scn, g):
                     else res.get("churn_ops"))
             if r["qemu_cpu_s"] is not None and done:
                 r["qemu_cpu_per_op_s"] = round(r["qemu_cpu_s"] / done, 4)
+            faults = g.faults_between(evs["churn-start"], evs["churn-end"])
+            if faults is not None and done:
+                r["qemu_faults_per_op"] = round(faults / done, 1)
+            r["host_thp_splits"] = getattr(g, "host_thp_splits", None)
     elif scn == "churnab":
         r.update(ab_windows(g, off))
     return r
@@ -471,8 +491,9 @@ def table(results, accel, plan):
         lines += ["", "### Churn: paired boots", "",
                   "| config | pairs | ops/s | vs off (median of pairs) | 95 % CI | qemu cpu ms/op "
                   "| cpu/op vs off | 95 % CI | reports | reported MiB | reused MiB "
-                  "| reused / reported | churned MiB | churned / reported |",
-                  "|" + "---|" * 14]
+                  "| reused / reported | churned MiB | churned / reported | qemu faults/op "
+                  "| host THP splits |",
+                  "|" + "---|" * 16]
         for r in churn:
             ru = None if r.get("reused_pages") is None else r["reused_pages"] * 4096
             lines.append("| " + " | ".join([
@@ -485,7 +506,8 @@ def table(results, accel, plan):
                 fmt(mib(ru), "", 1), fmt(r.get("reused_ratio"), "", 4),
                 fmt(mib(None if r.get("churned_pages") is None else r["churned_pages"] * 4096),
                     "", 1),
-                fmt(r.get("churned_ratio"), "", 4)]) + " |")
+                fmt(r.get("churned_ratio"), "", 4), fmt(r.get("qemu_faults_per_op"), "", 0),
+                fmt(r.get("host_thp_splits"), "", 0)]) + " |")
         lines += ["", f"Every vCPU mmaps, touches and unmaps 64 MiB in a loop for "
                   f"{SECS['churn']} s; ops/s counts each process's operations over the time "
                   "to its last finished one.  Pairs: off then the configuration in even "
@@ -499,7 +521,11 @@ def table(results, accel, plan):
                   "whenever it was reported (at boot too); churned: of that, what was "
                   "handed out within 2 s of its region's report (fphint's churned_pages: "
                   "memory it should have left alone; stock page_reporting has no such "
-                  "counter)."]
+                  "counter).  qemu faults/op: QEMU's minor page faults per operation over the "
+                  "churn (guest memory the host faulted in again); host THP splits: the "
+                  "host's thp_split_pmd over the boot (a report smaller than 2 MiB splits the "
+                  "host huge page under it, and the guest's next use of that memory faults "
+                  "in 4 KiB at a time) — medians per boot."]
 
     ab = [r for r in results if r["scenario"] == "churnab" and r.get("ab")]
     for r in ab:

@@ -126,6 +126,7 @@ class Guest:
         self.lines = []       # (host time, text)
         self.rss = []         # (host time, KiB)
         self.cpu = []         # (host time, QEMU user+system CPU seconds)
+        self.faults = []      # (host time, QEMU minor page faults)
         self.log = log
         # Test lengths (FPHINT_*_SECS, e.g. make check-long) reach the guest's
         # environment through the command line (qemu/guest/init).
@@ -185,16 +186,28 @@ class Guest:
             try:
                 with open(f"/proc/{self.proc.pid}/stat") as f:
                     fields = f.read().rsplit(")", 1)[1].split()
-                self.cpu.append((self.now(), (int(fields[11]) + int(fields[12])) / hz))
+                now = self.now()
+                self.cpu.append((now, (int(fields[11]) + int(fields[12])) / hz))
+                self.faults.append((now, int(fields[7])))
             except (OSError, IndexError, ValueError):
                 pass
             time.sleep(SAMPLE_S)
 
+    @staticmethod
+    def _between(series, t0, t1):
+        a = [c for t, c in series if t <= t0]
+        b = [c for t, c in series if t <= t1]
+        return (b[-1] - a[-1]) if a and b else None
+
     def cpu_between(self, t0, t1):
         """QEMU CPU seconds spent between host times @t0 and @t1."""
-        a = [c for t, c in self.cpu if t <= t0]
-        b = [c for t, c in self.cpu if t <= t1]
-        return (b[-1] - a[-1]) if a and b else None
+        return self._between(self.cpu, t0, t1)
+
+    def faults_between(self, t0, t1):
+        """QEMU's minor page faults between host times @t0 and @t1: guest
+        memory the host faulted back in (after a discard, or split huge
+        pages refaulting as small ones)."""
+        return self._between(self.faults, t0, t1)
 
     def results(self):
         """{key: value} from @@RESULT lines."""
