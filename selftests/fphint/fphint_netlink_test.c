@@ -614,14 +614,14 @@ TEST_F(nl, policy_set_applies_whole_policy)
 	put_str(&m, FPHINT_A_POLICY, "test-policy");
 	put_str(&m, FPHINT_A_THROTTLE, FPHINT_THROTTLE_RATELIMIT);
 	n = nest_start(&m, FPHINT_A_TUNABLES);
-	put_u32(&m, FPHINT_A_TUNABLE_MIN_ORDER, 9);
+	put_u32(&m, FPHINT_A_TUNABLE_MIN_ORDER, 6);
 	put_u32(&m, FPHINT_A_TUNABLE_CAPTURE_BATCH, 1024);
 	nest_end(&m, n);
 	ASSERT_EQ(0, transact(self->fd, &m, &r)) TH_LOG("%s", r.extack);
 	read_str(FP "policy", buf, sizeof(buf));
 	EXPECT_STREQ("test-policy", buf);
 	for (t = 0; t < FPHINT_TUNABLE_NR; t++) {
-		unsigned long want = t == FPHINT_TUNABLE_MIN_ORDER ? 9 :
+		unsigned long want = t == FPHINT_TUNABLE_MIN_ORDER ? 6 :
 				     t == FPHINT_TUNABLE_CAPTURE_BATCH ? 1024 : tunable_def[t];
 
 		EXPECT_EQ(want, sysfs_tunable(t)) TH_LOG("%s", tunable_names[t]);

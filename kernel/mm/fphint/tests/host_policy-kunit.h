@@ -91,8 +91,9 @@ static void fphint_test_host_policy_applies(struct kunit *test)
 	char text[64];
 
 	fphint_test_state(&st);
-	KUNIT_EXPECT_EQ(test, HP("min_order = 9\nreport_delay_ms=250\n\nthrottle=ratelimit"), 0);
-	KUNIT_EXPECT_EQ(test, fphint_tunables[FPHINT_TUNABLE_MIN_ORDER], 9U);
+	/* Not the defaults: each value must really change. */
+	KUNIT_EXPECT_EQ(test, HP("min_order = 5\nreport_delay_ms=250\n\nthrottle=ratelimit"), 0);
+	KUNIT_EXPECT_EQ(test, fphint_tunables[FPHINT_TUNABLE_MIN_ORDER], 5U);
 	KUNIT_EXPECT_EQ(test, fphint_tunables[FPHINT_TUNABLE_REPORT_DELAY_MS], 250U);
 	KUNIT_EXPECT_STREQ(test, fphint_current_stage(FPHINT_KIND_THROTTLE)->name,
 			   FPHINT_THROTTLE_RATELIMIT);
@@ -165,7 +166,7 @@ static void fphint_test_host_policy_switch(struct kunit *test)
 	fphint_config_init(&cfg);
 	cfg.host_policy = 0;
 	KUNIT_ASSERT_EQ(test, fphint_apply(&cfg), 0);
-	KUNIT_EXPECT_EQ(test, HP("min_order=9"), -EPERM);
+	KUNIT_EXPECT_EQ(test, HP("min_order=5"), -EPERM);
 	KUNIT_EXPECT_EQ(test, HP("bogus"), -EPERM);	/* refused before it is read */
 	fphint_test_expect_same(test, &st);
 	fphint_test_restore(&st);
