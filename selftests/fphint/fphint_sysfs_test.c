@@ -605,4 +605,48 @@ TEST_F(fphint, null_marks_nothing_reported)
 	EXPECT_LE(reported_free_pages(), rf);
 }
 
+/*
+ * Pages a free leaves on the per-CPU lists are out of every pass's reach;
+ * once the frees stop, fphint hands them to the buddy (pcp_drains), and
+ * only fphint: disabled, they stay where they are.
+ */
+TEST_F(fphint, pcp_lists_drained_once_frees_stop)
+{
+	size_t bytes = 128UL << 20, piece = 64 << 10;
+	char *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	long filled, high_per_cpu;
+	uint64_t drains;
+
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, write_str(FP "transport", "null"));
+	ASSERT_EQ(0, write_str(FP "enabled", "0"));
+	/* 4 KiB pages, 3 of every 4 64 KiB pieces freed: order-0 frees fill the lists. */
+	ASSERT_EQ(0, madvise(p, bytes, MADV_NOHUGEPAGE));
+	for (size_t off = 0; off < bytes; off += 4096)
+		p[off] = 1;
+	for (size_t off = 0; off < bytes; off += piece)
+		if ((off / piece) % 4 != 3)
+			munmap(p + off, piece);
+	filled = pcp_pages(&high_per_cpu);
+	TH_LOG("per-CPU lists: %ld pages after the free, high %ld per CPU",
+	       filled, high_per_cpu);
+	/* What core.c calls worth a drain (pageblock: 512 pages here). */
+	ASSERT_GE(filled, 512);
+	ASSERT_GE(4 * filled, high_per_cpu);
+
+	drains = stat_u64("pcp_drains");
+	sleep(2);
+	EXPECT_EQ(drains, stat_u64("pcp_drains"));
+	EXPECT_GE(pcp_pages(NULL), filled / 2);
+
+	/* Enabling starts a pass; no frees came since the last one. */
+	ASSERT_EQ(0, write_str(FP "enabled", "1"));
+	EXPECT_GT(wait_stat_above("pcp_drains", drains, 10), drains);
+	EXPECT_LT(pcp_pages(NULL), filled / 2);
+	EXPECT_EQ(0, wait_isolated_zero(10));
+	for (size_t off = 3 * piece; off < bytes; off += 4 * piece)
+		munmap(p + off, piece);
+}
+
 TEST_HARNESS_MAIN

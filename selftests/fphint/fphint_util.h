@@ -82,6 +82,30 @@ static inline long free_kib(void)
 	return pages * 4;
 }
 
+/*
+ * Pages on the per-CPU lists, and (in *@high_per_cpu) their high marks
+ * summed over zones and divided by the online CPUs, as fphint weighs them
+ * before it drains the lists (core.c).
+ */
+static inline long pcp_pages(long *high_per_cpu)
+{
+	char line[256];
+	long pages = 0, high = 0, v;
+	FILE *f = fopen("/proc/zoneinfo", "r");
+
+	while (f && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, " count: %ld", &v) == 1)
+			pages += v;
+		else if (sscanf(line, " high: %ld", &v) == 1)
+			high += v;
+	}
+	if (f)
+		fclose(f);
+	if (high_per_cpu)
+		*high_per_cpu = high / sysconf(_SC_NPROCESSORS_ONLN);
+	return pages;
+}
+
 /* A decimal file's value, UINT64_MAX when it cannot be read. */
 static inline uint64_t read_u64(const char *path)
 {

@@ -706,6 +706,63 @@ bool fphint_pass_wait(unsigned int ms)
 				  msecs_to_jiffies(ms));
 }
 
+/*
+ * Free pages on the per-CPU lists (pcp) are not on the buddy free lists,
+ * so no pass can find them, and they can be many: pcp->high is the zone's
+ * low watermark split over its CPUs, and THP raises min_free_kbytes (to
+ * 45 MiB on a 2 GiB guest, so up to 54 MiB sat there after the bench's
+ * fragmented free).  After a burst of frees the lists stay full until
+ * allocations take from them, which an idle guest never does.
+ *
+ * Worth a drain: at least a pageblock (the least the host can take as one
+ * huge page) and a quarter of what one CPU's lists may hold (a free by one
+ * task fills one CPU's), so that the few hundred pages a busy shell leaves
+ * there do not cost a drain.
+ */
+static bool fphint_pcp_drain_worth(void)
+{
+	unsigned long pages = 0, high = 0;
+	struct zone *zone;
+	int cpu;
+
+	for_each_populated_zone(zone)
+		for_each_online_cpu(cpu) {
+			struct per_cpu_pages *pcp = per_cpu_ptr(zone->per_cpu_pageset, cpu);
+
+			pages += READ_ONCE(pcp->count);
+			high += READ_ONCE(pcp->high);
+		}
+	return pages >= pageblock_nr_pages && 4 * pages >= high / num_online_cpus();
+}
+
+/* Frees that reached the buddy through the hook (duplicates included). */
+static u64 fphint_frees_seen(void)
+{
+	return fphint_stat_sum(FPHINT_STAT_CAPTURED) + fphint_stat_sum(FPHINT_STAT_DUPLICATES) +
+	       fphint_stat_sum(FPHINT_STAT_DROPPED);
+}
+
+static u64 fphint_frees_at_pass_end;
+static unsigned long fphint_last_drain;		/* jiffies */
+
+/*
+ * Once the frees stopped (none reached the buddy since the last pass),
+ * give what the pcp lists hold back to the buddy, where the free hook
+ * captures it like any free; at most once a second.  While frees go on,
+ * the lists turn over by themselves and a drain would only cost the
+ * allocations that refill them.  Sleeps (it waits for every CPU's
+ * drain), so worker only.
+ */
+static void fphint_drain_pcp_settled(void)
+{
+	if (fphint_frees_seen() != fphint_frees_at_pass_end ||
+	    time_before(jiffies, fphint_last_drain + HZ) || !fphint_pcp_drain_worth())
+		return;
+	fphint_last_drain = jiffies;
+	drain_all_pages(NULL);
+	fphint_count(FPHINT_STAT_PCP_DRAINS, 1);
+}
+
 static void fphint_worker(struct work_struct *work)
 {
 	struct fphint_pass *pass = &fphint_the_pass;
@@ -743,6 +800,7 @@ static void fphint_worker(struct work_struct *work)
 	pass->marked = 0;
 	fphint_backoff = fphint_backoff_now();
 	fphint_count(FPHINT_STAT_PASSES, 1);
+	fphint_drain_pcp_settled();
 
 	/* On abort, what is still in capture buffers waits for the next pass. */
 	while (!fphint_pass_stop(pass) &&
@@ -779,8 +837,11 @@ static void fphint_worker(struct work_struct *work)
 	 */
 	if (pass->more && pass->marked && !fphint_pass_stop(pass))
 		fphint_kick(!level && !fphint_hostcheck_level());
-	else if (fphint_capture->pending && fphint_capture->pending())
+	else if ((fphint_capture->pending && fphint_capture->pending()) ||
+		 fphint_pcp_drain_worth())
+		/* A pcp drain may be due once the frees stop: look again. */
 		fphint_kick(false);
+	fphint_frees_at_pass_end = fphint_frees_seen();
 out:
 	mutex_unlock(&fphint_mutex);
 }

@@ -116,6 +116,7 @@ enum fphint_tunable {
 	X(KNOWN_ZERO_CHECKED_PAGES, known_zero_checked_pages)		\
 	X(KNOWN_ZERO_MISMATCHES, known_zero_mismatches)			\
 	X(CHURNED_PAGES,	churned_pages)				\
+	X(PCP_DRAINS,		pcp_drains)				\
 )
 
 enum fphint_stat {
