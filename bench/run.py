@@ -154,7 +154,8 @@ def host_thp_splits():
 
 
 STAT_KEYS = ("reports", "reported_bytes", "hypercalls", "reused_pages", "isolated",
-             "zeroing_skipped_pages", "churned_pages")
+             "zeroing_skipped_pages", "churned_pages", "pcp_drains", "pass_ns", "zone_lock_ns",
+             "passes")
 
 
 def counters(g, t0, t1=None):
@@ -188,7 +189,9 @@ def measure(cfg, scn, g):
          "qemu_cpu_per_op_s": None, "retouch_s": None, "memfree_check": None,
          "qemu_faults_per_op": None, "host_thp_splits": None,
          "hypercalls": None, "returned_gib": None, "reports_per_gib": None,
-         "blocks_per_gib": None, "refault_s": None, "zeroing_skipped_pages": None}
+         "blocks_per_gib": None, "pcp_drains": None, "guest_free_s": None, "refault_s": None,
+         "passes": None, "pass_ms_per_s": None, "zone_lock_ms_per_s": None,
+         "zeroing_skipped_pages": None}
     off = vm.clock_offset(g)
     if scn in CURVES + ("reuse",):
         got = vm.burst_curve(g, scn)
@@ -207,6 +210,11 @@ def measure(cfg, scn, g):
                                         if float(p) <= win else None) for p in POINTS}
             r["returned_gib"] = round(vm.frac_at(pts, win) * size / GIB, 3)
         if scn == "burst":
+            # The guest's own munmap, which the times above include: the
+            # host cannot take memory back before the guest frees it.
+            ev = {e["_what"]: e for _, e in g.events()}
+            if "freeing" in ev and "freed" in ev:
+                r["guest_free_s"] = round(float(ev["freed"]["t"]) - float(ev["freeing"]["t"]), 3)
             for k, f in (("t50_s", 0.5), ("t90_s", 0.9), ("t95_s", 0.95)):
                 t = vm.time_to(pts, f)
                 r[k] = None if t is None else round(t, 3)
@@ -221,6 +229,7 @@ def measure(cfg, scn, g):
             if (r["returned_gib"] or 0) > 0.01 and "fphint.enabled=0" not in CONFIGS[cfg][1]:
                 r["reports_per_gib"] = ratio(c["reports"], r["returned_gib"], 1)
                 r["blocks_per_gib"] = ratio(c["isolated"], r["returned_gib"], 1)
+                r["pcp_drains"] = c["pcp_drains"]
         if scn == "reuse":
             r["retouch_s"] = g.results().get("retouch_s")
             r["zeroing_skipped_pages"] = c["zeroing_skipped_pages"]
@@ -241,11 +250,21 @@ def measure(cfg, scn, g):
             r["qemu_cpu_s"] = g.cpu_between(evs["churn-start"], evs["churn-end"])
             # From the sample CHURN_SETTLE_S in (scenario-bench), not from the
             # start: the first operations take memory fphint reported at boot.
-            st = [t for t, _ in vm.stats_on_host_clock(g)
+            samples = vm.stats_on_host_clock(g)
+            st = [t for t, _ in samples
                   if evs["churn-start"] + CHURN_SETTLE_S - 0.5 <= t < evs["churn-end"]]
             c = counters(g, st[0] if st else evs["churn-start"])
             r.update({k: c[k] for k in ("reports", "reported_bytes", "hypercalls", "reused_pages",
-                                        "churned_pages")})
+                                        "churned_pages", "passes")})
+            # What the passes cost, per second of churn: wall time in passes
+            # and, of it, time holding a zone's lock (ms/s = thousandths of
+            # a CPU at most).
+            # Over the same samples as the counters above: the one
+            # CHURN_SETTLE_S in and the last, just after the churn.
+            span = samples[-1][0] - st[0] if st and samples else None
+            for k, out in (("pass_ns", "pass_ms_per_s"), ("zone_lock_ns", "zone_lock_ms_per_s")):
+                r[out] = (None if c[k] is None or not span or span <= 0
+                          else round(c[k] / 1e6 / span, 3))
             r["reused_ratio"] = reused_ratio(r["reused_pages"], r["reported_bytes"])
             r["churned_ratio"] = reused_ratio(r["churned_pages"], r["reported_bytes"])
             # Operations over the churn at the measured rate: whole ones
@@ -263,6 +282,11 @@ def measure(cfg, scn, g):
     return r
 
 
+# Counters memhog's churnab reports per window (its ab_stats).
+AB_COUNTERS = ("reports", "reported_bytes", "reused_pages", "isolated", "passes", "pass_ns",
+               "zone_lock_ns")
+
+
 def ab_windows(g, off):
     """churnab: per state, the windows' ops/s, the ratio to the "off" window of
     the same round (median, bootstrap interval), QEMU CPU per operation and
@@ -273,8 +297,7 @@ def ab_windows(g, off):
             wins.append({"state": w["_what"], "round": int(w["round"]), "ops": float(w["ops"]),
                          "secs": float(w["secs"]), "t0": float(w["t0"]) + off,
                          "t1": float(w["t1"]) + off,
-                         **{k: int(w[k]) for k in ("reports", "reported_bytes", "reused_pages",
-                                                   "isolated", "passes") if k in w}})
+                         **{k: int(w[k]) for k in AB_COUNTERS if k in w}})
         except (KeyError, ValueError):
             continue
     for w in wins:
@@ -289,8 +312,7 @@ def ab_windows(g, off):
         ratios = [w["ops"] / w["secs"] / base[w["round"]] for w in ws if base.get(w["round"])]
         cpu = [g.cpu_between(w["t0"], w["t1"]) for w in ws]
         ops = sum(w["ops"] for w in ws)
-        sums = {k: sum(w.get(k, 0) for w in ws) for k in ("reports", "reported_bytes",
-                                                          "reused_pages", "isolated", "passes")}
+        sums = {k: sum(w.get(k, 0) for w in ws) for k in AB_COUNTERS}
         cratios = [w["cpu_per_op"] / cbase[w["round"]] for w in ws
                    if w["cpu_per_op"] is not None and cbase.get(w["round"])]
         cmed, cci = median_ci(cratios)
@@ -304,6 +326,9 @@ def ab_windows(g, off):
                                         if ops and None not in cpu else None),
                   **sums, "reused_ratio": reused_ratio(sums["reused_pages"],
                                                        sums["reported_bytes"])}
+        secs = sum(w["secs"] for w in ws)
+        for k, out in (("pass_ns", "pass_ms_per_s"), ("zone_lock_ns", "zone_lock_ms_per_s")):
+            ab[st][out] = round(sums[k] / 1e6 / secs, 3) if secs > 0 else None
     return {"ab": ab, "ab_window_s": AB[0], "ab_settle_s": AB[1], "ab_rounds": AB[2]}
 
 
@@ -408,10 +433,11 @@ def table(results, accel, plan):
     paired = "; churn: pairs of boots with off" if plan.get("churn") else ""
     lines = [f"Accelerator: **{accel.upper()}** — medians over repetitions ({reps}{paired})"
              f"{' — QUICK MODE, not a measurement' if QUICK else ''}",
-             "", "| config | burst t50 | t90 | t95 | @0.5s | @1s | @2s | @5s | @10s | exits/GiB "
+             "", "| config | guest free | burst t50 | t90 | t95 | @0.5s | @1s | @2s | @5s | @10s "
+             "| exits/GiB "
              "| frag @5s | frag4k @5s | churn vs off | reuse retouch | qemu cpu (burst) "
              "| qemu cpu s/GiB returned |",
-             "|" + "---|" * 16]
+             "|" + "---|" * 17]
     for c in cfgs:
         b = by.get(("burst", c), {})
         f = by.get(("fragmented", c), {})
@@ -428,13 +454,15 @@ def table(results, accel, plan):
         if b.get("qemu_cpu_s") is not None and (b.get("returned_gib") or 0) > 0.05:
             cpg = b["qemu_cpu_s"] / b["returned_gib"]
         lines.append("| " + " | ".join([
-            c, fmt(b.get("t50_s"), " s"), fmt(b.get("t90_s"), " s"), fmt(b.get("t95_s"), " s"),
+            c, fmt(b.get("guest_free_s"), " s"), fmt(b.get("t50_s"), " s"), fmt(b.get("t90_s"), " s"), fmt(b.get("t95_s"), " s"),
             *[fmt(at.get(p), " %", 1) for p in POINTS], fmt(rpg, "", 1),
             fmt(f.get("returned_pct_5s"), " %", 1), fmt(f4.get("returned_pct_5s"), " %", 1),
             fmt(ch.get("ops_ratio_vs_off"), "", 3),
             fmt(ru.get("retouch_s"), " s", 2), fmt(b.get("qemu_cpu_s"), " s", 2),
             fmt(cpg, " s", 3)]) + " |")
-    lines += ["", "exits/GiB: notifications per GiB reported in the burst (one per virtio "
+    lines += ["", "guest free: how long the guest's munmap() of the burst's 1 GiB took; the "
+              "burst times count from its start, so none can be much below it. "
+              "exits/GiB: notifications per GiB reported in the burst (one per virtio "
               "report, one per call for fphint-hypercall). qemu cpu: QEMU's user+system time "
               "over the burst's watch window (under TCG it includes the vCPUs themselves).",
               "Blank burst times: that fraction never left QEMU's RSS within the watch window."]
@@ -443,19 +471,21 @@ def table(results, accel, plan):
     if frag:
         lines += ["", "### Fragmented memory: freed memory gone from QEMU's RSS", "",
                   "| scenario | config | @0.5s | @1s | @2s | @5s | @10s | memfree_check "
-                  "| reports/GiB | blocks/GiB |", "|" + "---|" * 10]
+                  "| reports/GiB | blocks/GiB | pcp drains |", "|" + "---|" * 11]
         for r in sorted(frag, key=lambda r: (CURVES.index(r["scenario"]), cfgs.index(r["config"]))):
             at = r.get("returned_pct_at") or {}
             lines.append("| " + " | ".join([
                 r["scenario"], r["config"], *[fmt(at.get(p), " %", 1) for p in POINTS],
                 fmt(r.get("memfree_check"), "", 3), fmt(r.get("reports_per_gib"), "", 1),
-                fmt(r.get("blocks_per_gib"), "", 0)]) + " |")
+                fmt(r.get("blocks_per_gib"), "", 0), fmt(r.get("pcp_drains"), "", 0)]) + " |")
         lines += ["", "fragmented: 1 GiB touched, 3 of every 4 64 KiB pieces unmapped; frag4k: "
                   f"{FRAG4K_MIB} MiB touched (THP off), runs of 1-7 free 4 KiB pages with one "
                   "kept after each (MADV_DONTNEED). memfree_check: MemFree growth / bytes freed. "
                   "reports and blocks isolated per GiB returned by 10 s (fphint's counters: "
                   "none for stock page_reporting; adjacent blocks merge into one range, so "
-                  "blocks bound the ranges from above)."]
+                  "blocks bound the ranges from above). pcp drains: times fphint handed the "
+                  "per-CPU page lists to the buddy in that window (stats/pcp_drains), so that "
+                  "what they held after the free could be reported."]
 
     kz = [r for r in results if r["scenario"] in ("reuse", "refault")]
     if kz:
@@ -492,8 +522,8 @@ def table(results, accel, plan):
                   "| config | pairs | ops/s | vs off (median of pairs) | 95 % CI | qemu cpu ms/op "
                   "| cpu/op vs off | 95 % CI | reports | reported MiB | reused MiB "
                   "| reused / reported | churned MiB | churned / reported | qemu faults/op "
-                  "| host THP splits |",
-                  "|" + "---|" * 16]
+                  "| host THP splits | passes | pass ms/s | zone lock ms/s |",
+                  "|" + "---|" * 19]
         for r in churn:
             ru = None if r.get("reused_pages") is None else r["reused_pages"] * 4096
             lines.append("| " + " | ".join([
@@ -507,7 +537,9 @@ def table(results, accel, plan):
                 fmt(mib(None if r.get("churned_pages") is None else r["churned_pages"] * 4096),
                     "", 1),
                 fmt(r.get("churned_ratio"), "", 4), fmt(r.get("qemu_faults_per_op"), "", 0),
-                fmt(r.get("host_thp_splits"), "", 0)]) + " |")
+                fmt(r.get("host_thp_splits"), "", 0), fmt(r.get("passes"), "", 0),
+                fmt(r.get("pass_ms_per_s"), "", 2), fmt(r.get("zone_lock_ms_per_s"), "", 3)])
+                + " |")
         lines += ["", f"Every vCPU mmaps, touches and unmaps 64 MiB in a loop for "
                   f"{SECS['churn']} s; ops/s counts each process's operations over the time "
                   "to its last finished one.  Pairs: off then the configuration in even "
@@ -525,15 +557,19 @@ def table(results, accel, plan):
                   "churn (guest memory the host faulted in again); host THP splits: the "
                   "host's thp_split_pmd over the boot (a report smaller than 2 MiB splits the "
                   "host huge page under it, and the guest's next use of that memory faults "
-                  "in 4 KiB at a time) — medians per boot."]
+                  "in 4 KiB at a time) — medians per boot.  passes, pass ms/s, zone lock "
+                  "ms/s: fphint's passes over the measured churn, their wall time per second "
+                  "(stats/pass_ns, host replies and throttle waits included: at most that "
+                  "many thousandths of one vCPU) and, of it, the time they held a zone's lock "
+                  "(stats/zone_lock_ns), when allocations and frees may have waited on them."]
 
     ab = [r for r in results if r["scenario"] == "churnab" and r.get("ab")]
     for r in ab:
         lines += ["", f"### Churn, in-guest A/B ({r['config']}, one boot)", "",
                   "| state | windows | ops/s | vs off (same round) | 95 % CI | qemu cpu ms/op "
                   "| cpu/op vs off | 95 % CI | passes | blocks isolated | reports | reported MiB "
-                  "| reused MiB | reused / reported |",
-                  "|" + "---|" * 14]
+                  "| reused MiB | reused / reported | pass ms/s | zone lock ms/s |",
+                  "|" + "---|" * 16]
         for st, a in r["ab"].items():
             lines.append("| " + " | ".join([
                 st, str(a["windows"]), fmt(a["ops_per_s"], "", 2),
@@ -543,7 +579,8 @@ def table(results, accel, plan):
                 fmt(a["cpu_per_op_ratio_vs_off"], "", 3), ci_text(a["cpu_per_op_ratio_ci95"]),
                 fmt(a["passes"], "", 0), fmt(a["isolated"], "", 0), fmt(a["reports"], "", 0), fmt(mib(a["reported_bytes"]), "", 1),
                 fmt(mib(a["reused_pages"] * 4096), "", 1),
-                fmt(a["reused_ratio"], "", 4)]) + " |")
+                fmt(a["reused_ratio"], "", 4), fmt(a.get("pass_ms_per_s"), "", 2),
+                fmt(a.get("zone_lock_ms_per_s"), "", 3)]) + " |")
         lines += ["", f"The same churn, fphint switched every {r['ab_window_s']} s "
                   f"({r['ab_rounds']} rounds, each state once a round, order rotated and "
                   f"reversed; the first {r['ab_settle_s']} s of a window not measured): off = "

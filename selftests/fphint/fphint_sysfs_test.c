@@ -359,6 +359,41 @@ TEST_F(fphint, percpu_reports_freed_memory)
 	EXPECT_EQ(0, wait_isolated_zero(10));
 }
 
+/*
+ * What the passes cost is counted: their wall time (pass_ns) and, within
+ * it, the time they held a zone's lock (zone_lock_ns).
+ */
+TEST_F(fphint, pass_and_zone_lock_time_counted)
+{
+	uint64_t passes, pass_ns, lock_ns, rep;
+
+	ASSERT_EQ(0, write_str(FP "transport", "null"));
+	passes = stat_u64("passes");
+	pass_ns = stat_u64("pass_ns");
+	lock_ns = stat_u64("zone_lock_ns");
+	rep = stat_u64("reported_pages");
+
+	churn(256);
+	EXPECT_GT(wait_stat_above("reported_pages", rep + 16384, 20), rep + 16384);
+	/*
+	 * A configuration write waits for the pass in flight; a pass already
+	 * due still runs, well within the second after.  Then none runs
+	 * while the counters are read (no frees, the next one a minute away).
+	 */
+	ASSERT_EQ(0, write_str(FP "report_delay_ms", "60000"));
+	sleep(1);
+	EXPECT_EQ(0, wait_isolated_zero(10));
+	passes = stat_u64("passes") - passes;
+	lock_ns = stat_u64("zone_lock_ns") - lock_ns;
+	pass_ns = stat_u64("pass_ns") - pass_ns;
+	TH_LOG("%llu passes: %llu us in all, %llu us of it under zone->lock",
+	       (unsigned long long)passes, (unsigned long long)pass_ns / 1000,
+	       (unsigned long long)lock_ns / 1000);
+	EXPECT_GT(passes, 0);
+	EXPECT_GT(lock_ns, 0);
+	EXPECT_GE(pass_ns, lock_ns);
+}
+
 /* With a device, the same through virtio (the host acks every report). */
 TEST_F(fphint, virtio_reports_freed_memory)
 {

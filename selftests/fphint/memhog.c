@@ -161,7 +161,8 @@ static struct churn_slot *churn_slots(int nproc)
 
 #define FP "/sys/kernel/mm/fphint"
 static const char *const ab_stats[] = { "reports", "reported_bytes", "reused_pages",
-					"isolated", "passes" };
+					"isolated", "passes", "pass_ns",
+					"zone_lock_ns" };
 #define NR_AB_STATS (sizeof(ab_stats) / sizeof(ab_stats[0]))
 
 static long long read_stat(const char *name)

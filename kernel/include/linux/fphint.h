@@ -40,6 +40,8 @@ extern unsigned int fphint_tunables[FPHINT_TUNABLE_NR];
  * @reported_pages: pages reported from the zone
  * @reports: reports that carried the zone's pages
  * @throttled: times a batch in the zone was held back
+ * @locked_at: local_clock() when fphint last took zone->lock; read and
+ *	written under that lock (fphint_zone_lock_timed())
  *
  * Indexed by fphint_zone_id(), allocated by fphint_init().  The counters
  * are written by the reporting worker only.
@@ -49,6 +51,7 @@ struct fphint_zone_stats {
 	u64 reported_pages;
 	u64 reports;
 	u64 throttled;
+	u64 locked_at;
 };
 DECLARE_STATIC_KEY_FALSE(fphint_reported_free_key);
 extern struct fphint_zone_stats *fphint_zstats;

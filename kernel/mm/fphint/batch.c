@@ -197,7 +197,7 @@ static void fphint_flush(struct fphint_pass *pass, struct zone *zone)
 
 	if (!pass->nents)
 		return;
-	spin_unlock_irq(&zone->lock);
+	fphint_zone_unlock_timed(zone);
 
 	for (i = 0; i < pass->nents; i++)
 		pages += pass->sgl[i].length >> PAGE_SHIFT;
@@ -251,7 +251,7 @@ static void fphint_flush(struct fphint_pass *pass, struct zone *zone)
 			fphint_throttle->account(pages << PAGE_SHIFT);
 	}
 
-	spin_lock_irq(&zone->lock);
+	fphint_zone_lock_timed(zone);
 	fphint_putback(pass, zone);
 }
 
@@ -278,14 +278,14 @@ bool fphint_zone_lock(struct fphint_pass *pass, struct zone *zone)
 	pass->zone_skipped = !fphint_admit(pass, zone);
 	if (pass->zone_skipped)
 		return false;
-	spin_lock_irq(&zone->lock);
+	fphint_zone_lock_timed(zone);
 	return true;
 }
 
 void fphint_zone_unlock(struct fphint_pass *pass, struct zone *zone)
 {
 	fphint_flush(pass, zone);
-	spin_unlock_irq(&zone->lock);
+	fphint_zone_unlock_timed(zone);
 }
 
 /*
@@ -297,9 +297,9 @@ void fphint_zone_relax(struct zone *zone)
 {
 	if (!spin_is_contended(&zone->lock) && !need_resched())
 		return;
-	spin_unlock_irq(&zone->lock);
+	fphint_zone_unlock_timed(zone);
 	cond_resched();
-	spin_lock_irq(&zone->lock);
+	fphint_zone_lock_timed(zone);
 }
 
 /*
@@ -359,10 +359,10 @@ unsigned long fphint_take(struct fphint_pass *pass, struct zone *zone,
 	if (pass->nents >= pass->batch || pass->bytes >= pass->bytes_max) {
 		fphint_flush(pass, zone);
 		/* Memory may have run short, or the rate budget out, meanwhile. */
-		spin_unlock_irq(&zone->lock);
+		fphint_zone_unlock_timed(zone);
 		if (!fphint_admit(pass, zone))
 			pass->zone_skipped = true;
-		spin_lock_irq(&zone->lock);
+		fphint_zone_lock_timed(zone);
 	}
 	return end;
 }

@@ -40,7 +40,7 @@ static unsigned long *fphint_scan_collect(struct fphint_pass *pass,
 			continue;
 		pass->zone_cursor = idx;
 
-		spin_lock_irq(&zone->lock);
+		fphint_zone_lock_timed(zone);
 		for (order = MAX_ORDER - 1; order + 1 > pass->min_order; order--) {
 			for (mt = 0; mt < MIGRATE_TYPES; mt++) {
 				struct page *page;
@@ -64,7 +64,7 @@ static unsigned long *fphint_scan_collect(struct fphint_pass *pass,
 				break;
 		}
 full:
-		spin_unlock_irq(&zone->lock);
+		fphint_zone_unlock_timed(zone);
 		if (n) {
 			fphint_count(FPHINT_STAT_CAPTURED, n);
 			*nr = n;

@@ -382,9 +382,9 @@ static void fphint_take_ownership(void)
 	 * count taken under the lock afterwards is exact.
 	 */
 	for_each_populated_zone(zone) {
-		spin_lock_irq(&zone->lock);
+		fphint_zone_lock_timed(zone);
 		fphint_zs(zone)->reported_free = fphint_count_reported_free(zone);
-		spin_unlock_irq(&zone->lock);
+		fphint_zone_unlock_timed(zone);
 	}
 	list_for_each_entry(s, &fphint_stages[FPHINT_KIND_TRANSPORT], node) {
 		struct fphint_transport *t = container_of(s, struct fphint_transport, stage);
@@ -743,7 +743,8 @@ static u64 fphint_frees_seen(void)
 }
 
 static u64 fphint_frees_at_pass_end;
-static unsigned long fphint_last_drain;		/* jiffies */
+/* jiffies; from boot, not from 0, which is 5 min ahead on 32-bit */
+static unsigned long fphint_last_drain = INITIAL_JIFFIES - HZ;
 
 /*
  * Once the frees stopped (none reached the buddy since the last pass),
@@ -767,8 +768,8 @@ static void fphint_worker(struct work_struct *work)
 {
 	struct fphint_pass *pass = &fphint_the_pass;
 	unsigned long *pfns, start = jiffies, recent;
+	u64 reused, began = local_clock();
 	unsigned int nr, level;
-	u64 reused;
 
 	mutex_lock(&fphint_mutex);
 	if (!fphint_enabled)
@@ -842,6 +843,8 @@ static void fphint_worker(struct work_struct *work)
 		/* A pcp drain may be due once the frees stop: look again. */
 		fphint_kick(false);
 	fphint_frees_at_pass_end = fphint_frees_seen();
+	/* Wall time: the host's handling of the reports and throttle waits too. */
+	fphint_count(FPHINT_STAT_PASS_NS, local_clock() - began);
 out:
 	mutex_unlock(&fphint_mutex);
 }

@@ -20,6 +20,7 @@
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/scatterlist.h>
+#include <linux/sched/clock.h>
 #include <linux/sizes.h>
 #include <uapi/linux/fphint_hypercall.h>
 
@@ -205,7 +206,7 @@ extern atomic_long_t fphint_isolated_now;
 
 #define fphint_tunable(t)	READ_ONCE(fphint_tunables[FPHINT_TUNABLE_##t])
 
-static inline void fphint_count(enum fphint_stat stat, unsigned long n)
+static inline void fphint_count(enum fphint_stat stat, u64 n)
 {
 	this_cpu_add(fphint_stats.cnt[stat], n);
 }
@@ -265,6 +266,25 @@ u64 fphint_stat_sum(enum fphint_stat stat);
 static inline struct fphint_zone_stats *fphint_zs(struct zone *zone)
 {
 	return &fphint_zstats[fphint_zone_id(zone)];
+}
+
+/*
+ * zone->lock, as fphint takes it (process context, interrupts on): every
+ * hold is added to stats/zone_lock_ns, the time allocations and frees of
+ * the zone may have waited on fphint.  The start time lives in the zone's
+ * figures, under the lock it times.
+ */
+static inline void fphint_zone_lock_timed(struct zone *zone)
+{
+	spin_lock_irq(&zone->lock);
+	fphint_zs(zone)->locked_at = local_clock();
+}
+
+static inline void fphint_zone_unlock_timed(struct zone *zone)
+{
+	fphint_count(FPHINT_STAT_ZONE_LOCK_NS,
+		     local_clock() - fphint_zs(zone)->locked_at);
+	spin_unlock_irq(&zone->lock);
 }
 
 /* Generic netlink (netlink.c): events, sent from process context. */

@@ -86,14 +86,14 @@ void fphint_known_zero_forget(void)
 	if (!static_branch_unlikely(&fphint_known_zero_key))
 		return;
 	for_each_populated_zone(zone) {
-		spin_lock_irq(&zone->lock);
+		fphint_zone_lock_timed(zone);
 		for (order = 0; order < MAX_ORDER; order++)
 			for (mt = 0; mt < MIGRATE_TYPES; mt++)
 				list_for_each_entry(page,
 					&zone->free_area[order].free_list[mt],
 					buddy_list)
 					__ClearPageKnownZero(page);
-		spin_unlock_irq(&zone->lock);
+		fphint_zone_unlock_timed(zone);
 	}
 	drain_all_pages(NULL);
 }

@@ -29,7 +29,7 @@ static void fphint_fifo_select(struct fphint_pass *pass, unsigned long *pfns,
 		zone = page_zone(page);
 		/* A batch is put back under its own zone's lock. */
 		if (batch_zone && batch_zone != zone) {
-			spin_lock_irq(&batch_zone->lock);
+			fphint_zone_lock_timed(batch_zone);
 			fphint_zone_unlock(pass, batch_zone);
 			batch_zone = NULL;
 		}
@@ -38,10 +38,10 @@ static void fphint_fifo_select(struct fphint_pass *pass, unsigned long *pfns,
 		if (!pass->zone_skipped)
 			fphint_take_region(pass, zone, fphint_region(pfns[i]));
 		batch_zone = pass->nents ? zone : NULL;
-		spin_unlock_irq(&zone->lock);
+		fphint_zone_unlock_timed(zone);
 	}
 	if (batch_zone) {
-		spin_lock_irq(&batch_zone->lock);
+		fphint_zone_lock_timed(batch_zone);
 		fphint_zone_unlock(pass, batch_zone);
 	}
 }

@@ -117,6 +117,8 @@ enum fphint_tunable {
 	X(KNOWN_ZERO_MISMATCHES, known_zero_mismatches)			\
 	X(CHURNED_PAGES,	churned_pages)				\
 	X(PCP_DRAINS,		pcp_drains)				\
+	X(PASS_NS,		pass_ns)				\
+	X(ZONE_LOCK_NS,		zone_lock_ns)				\
 )
 
 enum fphint_stat {
