@@ -175,6 +175,18 @@ def ratio(a, b, nd=4):
     return None if a is None or not b else round(a / b, nd)
 
 
+# fphint's time counters (ns) and the per-second figures they give (ms/s:
+# thousandths of a CPU at most): passes' wall time, and of it the time
+# they held a zone's lock.
+PASS_COST = (("pass_ns", "pass_ms_per_s"), ("zone_lock_ns", "zone_lock_ms_per_s"))
+
+
+def pass_cost(counts, secs):
+    """{pass_ms_per_s, zone_lock_ms_per_s} of @counts over @secs seconds."""
+    return {out: None if counts.get(k) is None or not secs or secs <= 0
+            else round(counts[k] / 1e6 / secs, 3) for k, out in PASS_COST}
+
+
 def reused_ratio(reused_pages, reported_bytes):
     """Bytes of reported memory handed out again / bytes reported."""
     return None if reused_pages is None else ratio(reused_pages * 4096, reported_bytes)
@@ -256,15 +268,9 @@ def measure(cfg, scn, g):
             c = counters(g, st[0] if st else evs["churn-start"])
             r.update({k: c[k] for k in ("reports", "reported_bytes", "hypercalls", "reused_pages",
                                         "churned_pages", "passes")})
-            # What the passes cost, per second of churn: wall time in passes
-            # and, of it, time holding a zone's lock (ms/s = thousandths of
-            # a CPU at most).
-            # Over the same samples as the counters above: the one
+            # Per second over the same samples as the counters: the one
             # CHURN_SETTLE_S in and the last, just after the churn.
-            span = samples[-1][0] - st[0] if st and samples else None
-            for k, out in (("pass_ns", "pass_ms_per_s"), ("zone_lock_ns", "zone_lock_ms_per_s")):
-                r[out] = (None if c[k] is None or not span or span <= 0
-                          else round(c[k] / 1e6 / span, 3))
+            r.update(pass_cost(c, samples[-1][0] - st[0] if st and samples else None))
             r["reused_ratio"] = reused_ratio(r["reused_pages"], r["reported_bytes"])
             r["churned_ratio"] = reused_ratio(r["churned_pages"], r["reported_bytes"])
             # Operations over the churn at the measured rate: whole ones
@@ -326,9 +332,7 @@ def ab_windows(g, off):
                                         if ops and None not in cpu else None),
                   **sums, "reused_ratio": reused_ratio(sums["reused_pages"],
                                                        sums["reported_bytes"])}
-        secs = sum(w["secs"] for w in ws)
-        for k, out in (("pass_ns", "pass_ms_per_s"), ("zone_lock_ns", "zone_lock_ms_per_s")):
-            ab[st][out] = round(sums[k] / 1e6 / secs, 3) if secs > 0 else None
+        ab[st].update(pass_cost(sums, sum(w["secs"] for w in ws)))
     return {"ab": ab, "ab_window_s": AB[0], "ab_settle_s": AB[1], "ab_rounds": AB[2]}
 
 
