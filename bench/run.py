@@ -14,7 +14,9 @@ off, null and on in alternating windows.
 Environment: BENCH_CONFIGS / BENCH_SCENARIOS (comma-separated subsets),
 BENCH_PAIRS (churn pairs per configuration), BENCH_REPS (repetitions of
 every other row), BENCH_PROFILES=1 (add policies/*.policy once each),
-BENCH_OUT (results directory).  BENCH_QUICK=1: one repetition, short
+BENCH_OUT (results directory), BENCH_AB_STATES (churnab's states instead of
+off, null and on: space-separated NAME:file=value+file=value, each state
+writing every file it depends on, one of them named off).  BENCH_QUICK=1: one repetition, short
 scenarios, three configurations -- only to show the harness works (make
 check uses it); never read speed from it.
 """
@@ -88,7 +90,8 @@ else:
     SECS = {"burst": 10, "fragmented": 10, "frag4k": 10, "churn": 15, "reuse": 10}
     FRAG4K_MIB = 1024
     AB = (4, 1, 8)
-AB_STATES = ("off", "null", "on")
+AB_STATES_SPEC = os.environ.get("BENCH_AB_STATES", "").split()
+AB_STATES = tuple(x.split(":", 1)[0] for x in AB_STATES_SPEC) or ("off", "null", "on")
 # churn's counters start this far in (the sample scenario-bench takes then).
 CHURN_SETTLE_S = 3
 POINTS = ["0.5", "1", "2", "5", "10"]
@@ -122,6 +125,8 @@ def run_one(cfg, scn, accel, rep):
         append += f" fphint.mib={FRAG4K_MIB}"
     if scn == "churnab":
         append += " fphint.ab=" + ":".join(str(x) for x in AB)
+        if AB_STATES_SPEC:
+            append += " fphint.abs=" + ",".join(AB_STATES_SPEC)
     if sets:
         append += f" fphint.set={sets}"
     logdir = os.path.join(vm.BUILD, "logs", "bench")

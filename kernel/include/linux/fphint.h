@@ -102,8 +102,12 @@ static __always_inline void fphint_notify_free(struct zone *zone,
 	__fphint_notify_free(zone, pfn, order);
 }
 
-/* Region history (mm/fphint/region.c): reported memory taken again. */
+/*
+ * Region history (mm/fphint/region.c): reported memory taken again, and a
+ * whole region taken (its memory's life starts).
+ */
 void __fphint_region_reused(unsigned long pfn, unsigned int order);
+void __fphint_region_taken(unsigned long pfn);
 
 /**
  * fphint_note_alloc - the allocator is taking the free block @page
@@ -112,17 +116,23 @@ void __fphint_region_reused(unsigned long pfn, unsigned int order);
  *
  * Called by __rmqueue_smallest() with zone->lock held.  Counts reported
  * memory handed out again: the refaults hinting costs the host, and the
- * signal fphint backs off on, globally and for the block's region.
+ * signal fphint backs off on, globally and for the block's region.  A
+ * whole MAX_ORDER block taken starts the clock that tells, when it is
+ * freed whole again, memory that was in use from memory being recycled.
  *
  * Return: nothing.
  */
 static __always_inline void fphint_note_alloc(struct page *page,
 					      unsigned int order)
 {
-	if (static_branch_unlikely(&fphint_free_hook) && PageReported(page)) {
+	if (!static_branch_unlikely(&fphint_free_hook))
+		return;
+	if (PageReported(page)) {
 		this_cpu_add(fphint_stats.cnt[FPHINT_STAT_REUSED_PAGES], 1UL << order);
 		__fphint_region_reused(page_to_pfn(page), order);
 	}
+	if (order >= MAX_ORDER - 1)
+		__fphint_region_taken(page_to_pfn(page));
 }
 
 /**

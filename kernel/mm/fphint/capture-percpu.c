@@ -81,9 +81,21 @@ static void fphint_percpu_notify_free(struct zone *zone, unsigned long pfn,
 	struct fphint_pcp *p = this_cpu_ptr(&fphint_pcp);
 	unsigned long region = fphint_region(pfn);
 	unsigned int nr;
+	bool soon;
 	u32 w;
 
 	w = fphint_region_freed(pfn, order, order < fphint_tunable(MIN_ORDER));
+	/*
+	 * A cold region that became one free block after its memory was in
+	 * use for a while (region.c): a burst settled there, nothing in it is
+	 * left to merge or to wait for, so the pass comes at the next tick,
+	 * whether or not the region is in the buffer already (a large unmap
+	 * frees a region's pages one by one; the last one makes it whole).
+	 * Memory recycled faster waits the report delay: churn frees whole
+	 * regions too, and takes them again within the delay.
+	 */
+	soon = order >= FPHINT_REGION_ORDER && !fphint_rh_hold(w) &&
+	       fphint_region_lived(pfn);
 
 	/*
 	 * Most frees land in a region already in the buffer, so look before
@@ -95,6 +107,8 @@ static void fphint_percpu_notify_free(struct zone *zone, unsigned long pfn,
 	 */
 	if (data_race(p->seen[fphint_seen_slot(region)]) == region) {
 		fphint_count(FPHINT_STAT_DUPLICATES, 1);
+		if (soon)
+			fphint_kick_soon();
 		return;
 	}
 
@@ -119,6 +133,8 @@ static void fphint_percpu_notify_free(struct zone *zone, unsigned long pfn,
 	if (fphint_percpu_seen(p->seen, region)) {
 		spin_unlock(&p->lock);
 		fphint_count(FPHINT_STAT_DUPLICATES, 1);
+		if (soon)
+			fphint_kick_soon();
 		return;
 	}
 	p->cur[nr] = region;
@@ -127,16 +143,11 @@ static void fphint_percpu_notify_free(struct zone *zone, unsigned long pfn,
 	fphint_count(FPHINT_STAT_CAPTURED, 1);
 
 	/*
-	 * A pass report_delay_ms after the first entry, full buffer or not:
-	 * by then the blocks of a large free have finished merging (fewer,
-	 * bigger ranges) and memory reused at once is no longer free.  A
-	 * cold region that enters the buffer as one free block goes at the
-	 * next tick.  Not when it merges whole after its first entry (an
-	 * unmap's last pages): that is how churn frees too, and the memory
-	 * it frees is taken again within the delay (measured: 8 MiB of
-	 * every 10 reported during the churn bench came straight back).
+	 * Else a pass report_delay_ms after the first entry, full buffer or
+	 * not: by then the blocks of a large free have finished merging
+	 * (fewer, bigger ranges) and memory reused at once is no longer free.
 	 */
-	if (order >= FPHINT_REGION_ORDER && !fphint_rh_hold(w))
+	if (soon)
 		fphint_kick_soon();
 	else if (nr == 0)
 		fphint_kick(false);

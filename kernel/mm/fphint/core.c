@@ -747,16 +747,23 @@ static u64 fphint_frees_at_pass_end;
 static unsigned long fphint_last_drain = INITIAL_JIFFIES - HZ;
 
 /*
- * Once the frees stopped (none reached the buddy since the last pass),
- * give what the pcp lists hold back to the buddy, where the free hook
- * captures it like any free; at most once a second.  While frees go on,
- * the lists turn over by themselves and a drain would only cost the
- * allocations that refill them.  Sleeps (it waits for every CPU's
- * drain), so worker only.
+ * Once the frees stopped (none reached the buddy since the last pass,
+ * which ended a report delay ago or more), give what the pcp lists hold
+ * back to the buddy, where the free hook captures it like any free; at
+ * most once a second.  While frees go on, the lists turn over by
+ * themselves and a drain would only cost the allocations that refill
+ * them.  The delay, because a burst's passes follow each other a tick
+ * apart (fphint_kick_soon()) and its frees reach the buddy in pcp-sized
+ * batches: a tick without one is not the end of the burst, and a drain
+ * there would hold off the one after it by a second.  Sleeps (it waits
+ * for every CPU's drain), so worker only.
  */
 static void fphint_drain_pcp_settled(void)
 {
+	unsigned long quiet = msecs_to_jiffies(fphint_tunable(REPORT_DELAY_MS));
+
 	if (fphint_frees_seen() != fphint_frees_at_pass_end ||
+	    time_before(jiffies, fphint_last_pass_end + quiet) ||
 	    time_before(jiffies, fphint_last_drain + HZ) || !fphint_pcp_drain_worth())
 		return;
 	fphint_last_drain = jiffies;

@@ -351,6 +351,13 @@ static inline unsigned long fphint_region(unsigned long pfn)
 #define FPHINT_RH_FLAGS		((u32)BIT(FPHINT_RH_TIME_SHIFT) - 1)
 /* Reported memory allocated again this soon was churn. */
 #define FPHINT_CHURN_WINDOW_MS	2000
+/*
+ * A region freed whole after it stayed allocated this long is not being
+ * recycled: it is reported at the next tick, not after the report delay.
+ * Churn's memory lives a few report delays at most (under TCG about 0.2 s
+ * for the bench's 64 MiB mmap/touch/munmap); a job's, seconds and more.
+ */
+#define FPHINT_SETTLED_LIFE_MS	1000
 /* Quiet passes before small blocks are reported (settled_min_order). */
 #define FPHINT_SETTLE_PASSES	4
 static inline unsigned int fphint_rh_heat(u32 w)
@@ -361,6 +368,8 @@ u32 fphint_rh_reused(u32 w, u32 now);
 u32 fphint_rh_reported(u32 w, u32 now);
 unsigned int fphint_rh_hold(u32 w);
 unsigned int fphint_rh_settle(u32 w);
+bool fphint_rh_lived(u32 taken, u32 now);
+bool fphint_region_lived(unsigned long pfn);
 u32 fphint_region_freed(unsigned long pfn, unsigned int order, bool small);
 void fphint_region_reported(struct fphint_pass *pass, unsigned long pfn);
 u32 fphint_region_word(unsigned long region);

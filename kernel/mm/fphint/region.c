@@ -11,8 +11,13 @@
  *    it by one.  A hot region must stay quiet 4^heat passes: memory that is
  *    recycled is left alone, so churn costs the host no refaults;
  *  - whole: the region became one free block (a large unmap, a burst).  A
- *    cold whole region goes out at the first pass, which capture brings
- *    forward (fphint_kick_soon()): a settled burst is reported at once;
+ *    cold whole region goes out at the first pass.  Capture brings that
+ *    pass forward (fphint_kick_soon()) when the region had stayed
+ *    allocated FPHINT_SETTLED_LIFE_MS or more (its own clock, started when
+ *    the allocator took it whole): a burst of memory that was in use is
+ *    reported at once, while memory recycled faster than that (churn's
+ *    mmap/touch/munmap) waits out the report delay, by when it is
+ *    usually taken again;
  *  - small: blocks below min_order (from settled_min_order up) were freed
  *    into it.  They are reported once the region stayed quiet for
  *    FPHINT_SETTLE_PASSES passes, by a walk at settled_min_order, not on
@@ -33,6 +38,11 @@
 #include "fphint.h"
 
 static u32 *fphint_rh;
+/*
+ * Per region, jiffies | 1 when the allocator last took it whole (0: not
+ * since boot): how long its memory was in use when it is freed whole.
+ */
+static u32 *fphint_rh_taken;
 static unsigned long fphint_rh_nr;
 
 static u32 *fphint_rh_word(unsigned long pfn)
@@ -125,6 +135,41 @@ unsigned int fphint_rh_settle(u32 w)
 	return max_t(unsigned int, fphint_rh_hold(w), FPHINT_SETTLE_PASSES);
 }
 
+/**
+ * fphint_rh_lived - had a region freed whole been in use long enough?
+ * @taken: jiffies | 1 when the allocator took it whole, 0 if never
+ * @now: jiffies
+ *
+ * Pure, for KUnit.
+ *
+ * Return: true when it stayed allocated FPHINT_SETTLED_LIFE_MS or more,
+ * or was never taken whole since boot.
+ */
+bool fphint_rh_lived(u32 taken, u32 now)
+{
+	return !taken || jiffies_to_msecs(now - taken) >= FPHINT_SETTLED_LIFE_MS;
+}
+
+/* Capture, on a whole free: was the region in use long enough?  Lockless. */
+bool fphint_region_lived(unsigned long pfn)
+{
+	unsigned long i = pfn >> FPHINT_REGION_ORDER;
+
+	return i >= fphint_rh_nr || fphint_rh_lived(READ_ONCE(fphint_rh_taken[i]), jiffies);
+}
+
+/*
+ * The allocator took the whole region at @pfn (fphint_note_alloc()):
+ * its memory's life starts.  zone->lock held.
+ */
+void __fphint_region_taken(unsigned long pfn)
+{
+	unsigned long i = pfn >> FPHINT_REGION_ORDER;
+
+	if (likely(i < fphint_rh_nr))
+		WRITE_ONCE(fphint_rh_taken[i], (u32)jiffies | 1);
+}
+
 /*
  * The free path: @order was just freed at @pfn (@small: below min_order).
  * zone->lock held.  Returns the region's word, as updated.
@@ -209,19 +254,22 @@ void fphint_region_walked(unsigned long region, unsigned int order)
 int __init fphint_region_init(void)
 {
 	fphint_rh_nr = (max_pfn >> FPHINT_REGION_ORDER) + 1;
-	fphint_rh = kvcalloc(fphint_rh_nr, sizeof(*fphint_rh), GFP_KERNEL);
+	/* One allocation: the words, then the times the regions were taken. */
+	fphint_rh = kvcalloc(2 * fphint_rh_nr, sizeof(*fphint_rh), GFP_KERNEL);
 	if (!fphint_rh) {
 		fphint_rh_nr = 0;
 		return -ENOMEM;
 	}
+	fphint_rh_taken = fphint_rh + fphint_rh_nr;
 	return 0;
 }
 
 void fphint_region_exit(void)
 {
+	fphint_rh_nr = 0;
 	kvfree(fphint_rh);
 	fphint_rh = NULL;
-	fphint_rh_nr = 0;
+	fphint_rh_taken = NULL;
 }
 
 #ifdef CONFIG_FPHINT_KUNIT_TEST

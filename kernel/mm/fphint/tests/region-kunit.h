@@ -69,9 +69,26 @@ static void fphint_test_rh_settle(struct kunit *test)
 		fphint_test_at(200))), 1U);
 }
 
+static void fphint_test_rh_lived(struct kunit *test)
+{
+	u32 life = msecs_to_jiffies(FPHINT_SETTLED_LIFE_MS), t = 1001 | 1;
+
+	/* Never taken whole since boot: in use as long as the guest ran. */
+	KUNIT_EXPECT_TRUE(test, fphint_rh_lived(0, 5));
+	/* Recycled within the life: churn, it waits the delay. */
+	KUNIT_EXPECT_FALSE(test, fphint_rh_lived(t, t));
+	KUNIT_EXPECT_FALSE(test, fphint_rh_lived(t, t + life - 1));
+	KUNIT_EXPECT_TRUE(test, fphint_rh_lived(t, t + life));
+	/* Across the wrap of jiffies. */
+	t = (u32)-3 | 1;
+	KUNIT_EXPECT_FALSE(test, fphint_rh_lived(t, t + 4));
+	KUNIT_EXPECT_TRUE(test, fphint_rh_lived(t, t + life + 4));
+}
+
 static struct kunit_case fphint_region_cases[] = {
 	KUNIT_CASE(fphint_test_rh_heat),
 	KUNIT_CASE(fphint_test_rh_settle),
+	KUNIT_CASE(fphint_test_rh_lived),
 	{}
 };
 
