@@ -394,6 +394,33 @@ TEST_F(fphint, pass_and_zone_lock_time_counted)
 	EXPECT_GE(pass_ns, lock_ns);
 }
 
+/*
+ * Memory that was in use for a while and is freed whole (a job exits) is
+ * reported at once, even with a report delay of a minute: the region that
+ * becomes one free block kicks a pass at the next tick.  (Memory freed
+ * right after it was taken waits the delay: shorter_delay_rearms_pending_pass
+ * relies on that.)
+ */
+TEST_F(fphint, used_memory_freed_whole_reported_at_once)
+{
+	uint64_t rep;
+	int status;
+	pid_t pid;
+
+	ASSERT_EQ(0, write_str(FP "transport", "null"));
+	ASSERT_EQ(0, write_str(FP "report_delay_ms", "60000"));
+	sleep(1);
+	pid = hold_memory(64 << 20);
+	ASSERT_GT(pid, 0);
+	sleep(2);	/* longer than FPHINT_SETTLED_LIFE_MS */
+	rep = stat_u64("reported_pages");
+	kill(pid, SIGKILL);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	/* Half of it, the rest may sit on the per-CPU lists. */
+	EXPECT_GT(wait_stat_above("reported_pages", rep + 8192, 10), rep + 8192);
+	EXPECT_EQ(0, wait_isolated_zero(10));
+}
+
 /* With a device, the same through virtio (the host acks every report). */
 TEST_F(fphint, virtio_reports_freed_memory)
 {
