@@ -37,12 +37,12 @@
 
 #include "fphint.h"
 
-static u32 *fphint_rh;
 /*
- * Per region, jiffies | 1 when the allocator last took it whole (0: not
- * since boot): how long its memory was in use when it is freed whole.
+ * fphint_rh_nr words, then as many taken times: per region, jiffies | 1
+ * when the allocator last took it whole (0: not since boot), how long its
+ * memory was in use when it is freed whole.
  */
-static u32 *fphint_rh_taken;
+static u32 *fphint_rh;
 static unsigned long fphint_rh_nr;
 
 static u32 *fphint_rh_word(unsigned long pfn)
@@ -150,12 +150,20 @@ bool fphint_rh_lived(u32 taken, u32 now)
 	return !taken || jiffies_to_msecs(now - taken) >= FPHINT_SETTLED_LIFE_MS;
 }
 
+/* The region's taken time sits fphint_rh_nr words after its word. */
+static u32 *fphint_rh_taken_word(unsigned long pfn)
+{
+	u32 *p = fphint_rh_word(pfn);
+
+	return p ? p + fphint_rh_nr : NULL;
+}
+
 /* Capture, on a whole free: was the region in use long enough?  Lockless. */
 bool fphint_region_lived(unsigned long pfn)
 {
-	unsigned long i = pfn >> FPHINT_REGION_ORDER;
+	u32 *p = fphint_rh_taken_word(pfn);
 
-	return i >= fphint_rh_nr || fphint_rh_lived(READ_ONCE(fphint_rh_taken[i]), jiffies);
+	return !p || fphint_rh_lived(READ_ONCE(*p), jiffies);
 }
 
 /*
@@ -164,10 +172,10 @@ bool fphint_region_lived(unsigned long pfn)
  */
 void __fphint_region_taken(unsigned long pfn)
 {
-	unsigned long i = pfn >> FPHINT_REGION_ORDER;
+	u32 *p = fphint_rh_taken_word(pfn);
 
-	if (likely(i < fphint_rh_nr))
-		WRITE_ONCE(fphint_rh_taken[i], (u32)jiffies | 1);
+	if (p)
+		WRITE_ONCE(*p, (u32)jiffies | 1);
 }
 
 /*
@@ -254,13 +262,11 @@ void fphint_region_walked(unsigned long region, unsigned int order)
 int __init fphint_region_init(void)
 {
 	fphint_rh_nr = (max_pfn >> FPHINT_REGION_ORDER) + 1;
-	/* One allocation: the words, then the times the regions were taken. */
 	fphint_rh = kvcalloc(2 * fphint_rh_nr, sizeof(*fphint_rh), GFP_KERNEL);
 	if (!fphint_rh) {
 		fphint_rh_nr = 0;
 		return -ENOMEM;
 	}
-	fphint_rh_taken = fphint_rh + fphint_rh_nr;
 	return 0;
 }
 
@@ -269,7 +275,6 @@ void fphint_region_exit(void)
 	fphint_rh_nr = 0;
 	kvfree(fphint_rh);
 	fphint_rh = NULL;
-	fphint_rh_taken = NULL;
 }
 
 #ifdef CONFIG_FPHINT_KUNIT_TEST
