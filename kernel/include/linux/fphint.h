@@ -104,10 +104,11 @@ static __always_inline void fphint_notify_free(struct zone *zone,
 
 /*
  * Region history (mm/fphint/region.c): reported memory taken again, and a
- * whole region taken (its memory's life starts).
+ * block of pageblock_order or more taken (a whole region's memory starts
+ * its life).
  */
 void __fphint_region_reused(unsigned long pfn, unsigned int order);
-void __fphint_region_taken(unsigned long pfn);
+void __fphint_region_taken(unsigned long pfn, unsigned int order);
 
 /**
  * fphint_note_alloc - the allocator is taking the free block @page
@@ -118,7 +119,9 @@ void __fphint_region_taken(unsigned long pfn);
  * memory handed out again: the refaults hinting costs the host, and the
  * signal fphint backs off on, globally and for the block's region.  A
  * whole MAX_ORDER block taken starts the clock that tells, when it is
- * freed whole again, memory that was in use from memory being recycled.
+ * freed whole again, memory that was in use from memory being recycled;
+ * any block of pageblock_order or more taken says the allocator has run
+ * out of smaller ones (fphint_allocator_splitting()).
  *
  * Return: nothing.
  */
@@ -131,8 +134,8 @@ static __always_inline void fphint_note_alloc(struct page *page,
 		this_cpu_add(fphint_stats.cnt[FPHINT_STAT_REUSED_PAGES], 1UL << order);
 		__fphint_region_reused(page_to_pfn(page), order);
 	}
-	if (order >= MAX_ORDER - 1)
-		__fphint_region_taken(page_to_pfn(page));
+	if (order >= pageblock_order)
+		__fphint_region_taken(page_to_pfn(page), order);
 }
 
 /**

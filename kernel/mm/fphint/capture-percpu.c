@@ -158,8 +158,8 @@ static void fphint_percpu_notify_free(struct zone *zone, unsigned long pfn,
  * the regions freed into since (@fresh, sorted, unique).  Regions due go
  * to @out, which holds 2 * @cap (to walk at min_order from the front, at
  * settled_min_order from the back), those still waiting to @next (room
- * for @cap).  Returns how many are in @next; *@front and *@back say where
- * the two parts of @out end.
+ * for @cap).  @splitting: fphint_allocator_splitting().  Returns how many
+ * are in @next; *@front and *@back say where the two parts of @out end.
  */
 static unsigned int fphint_percpu_sort_quiet(const unsigned long *pending,
 					     unsigned int np,
@@ -169,13 +169,15 @@ static unsigned int fphint_percpu_sort_quiet(const unsigned long *pending,
 					     unsigned long *out,
 					     unsigned int cap,
 					     unsigned int *nfront,
-					     unsigned int *nback)
+					     unsigned int *nback,
+					     bool splitting)
 {
 	unsigned int i, j = 0, nn = 0, front = 0, back = 2 * cap;
 
 	for (i = 0; i < np || j < nf; ) {
 		unsigned long r, quiet;
 		unsigned int hold, settle;
+		bool young;
 		u32 w;
 
 		/* Merge by region: fresh entries start again at 0 passes. */
@@ -194,16 +196,28 @@ static unsigned int fphint_percpu_sort_quiet(const unsigned long *pending,
 		hold = fphint_rh_hold(w);
 		settle = fphint_rh_settle(w);
 		/*
+		 * Memory about to be taken again waits, whatever the
+		 * region's history says: a region the allocator took whole
+		 * under FPHINT_SETTLED_LIFE_MS ago and that is partly free
+		 * again is being recycled (churn's mmap/touch/munmap); and
+		 * while the allocator is splitting blocks of pageblock_order
+		 * and up, a region that is not one free block holds blocks
+		 * it takes first (region.c).
+		 */
+		young = !fphint_region_lived(r) ||
+			(!(w & FPHINT_RH_WHOLE) && splitting);
+		/*
 		 * The history may change while a region waits: >=, not ==.
 		 * A settled walk takes the larger blocks too, so a region
 		 * due for both is walked once, and @out never holds more
 		 * than one entry per region.
 		 */
-		if (settle && (quiet & FPHINT_QUIET_PASSES) >= settle) {
+		if (!young && settle && (quiet & FPHINT_QUIET_PASSES) >= settle) {
 			out[--back] = r;
 			continue;
 		}
-		if (!(quiet & FPHINT_QUIET_WALKED) && (quiet & FPHINT_QUIET_PASSES) >= hold) {
+		if (!young && !(quiet & FPHINT_QUIET_WALKED) &&
+		    (quiet & FPHINT_QUIET_PASSES) >= hold) {
 			out[front++] = r;
 			quiet |= FPHINT_QUIET_WALKED;
 		}
@@ -277,7 +291,8 @@ static unsigned long *fphint_percpu_collect(struct fphint_pass *pass,
 						     fphint_fresh, n,
 						     fphint_next, fphint_out,
 						     fphint_agg_cap, &due,
-						     &fphint_out_settled);
+						     &fphint_out_settled,
+						     fphint_allocator_splitting());
 	next = fphint_pending;
 	fphint_pending = fphint_next;
 	fphint_next = next;

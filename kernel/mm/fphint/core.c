@@ -127,8 +127,8 @@ bool fphint_owns_reporting(void)
 /* Pass delay is report_delay_ms << fphint_backoff; see fphint_backoff_step(). */
 static unsigned int fphint_backoff;
 static unsigned long fphint_last_pass_end;	/* jiffies */
-static unsigned long fphint_prev_reported;	/* pages, previous pass */
-static u64 fphint_reused_seen;	/* churned_pages at the last pass */
+static u64 fphint_churned_seen;	/* churned_pages at the last pass */
+static struct fphint_churn_window fphint_churn_win;
 
 static struct workqueue_struct *fphint_wq;
 static void fphint_worker(struct work_struct *work);
@@ -774,8 +774,8 @@ static void fphint_drain_pcp_settled(void)
 static void fphint_worker(struct work_struct *work)
 {
 	struct fphint_pass *pass = &fphint_the_pass;
-	unsigned long *pfns, start = jiffies, recent;
-	u64 reused, began = local_clock();
+	unsigned long *pfns;
+	u64 churned, began = local_clock();
 	unsigned int nr, level;
 
 	mutex_lock(&fphint_mutex);
@@ -818,21 +818,17 @@ static void fphint_worker(struct work_struct *work)
 
 	/*
 	 * Churn check: churned memory (reported by capture, allocated again
-	 * within the churn window of its region's report, region.c) since the
-	 * last pass is set against what this pass and, if it ran within the
-	 * last second, the previous one reported.  Memory reported long ago,
-	 * or found free by a scan (at boot, say), and allocated now is
-	 * ordinary use, not churn: a guest that starts using the memory it
-	 * booted with must not slow down the report of what it frees next.
+	 * within the churn window of its region's report, region.c) against
+	 * what was reported over the last two churn windows
+	 * (fphint_backoff_step()).  Memory reported long ago, or found free
+	 * by a scan (at boot, say), and allocated now is ordinary use, not
+	 * churn: a guest that starts using the memory it booted with must
+	 * not slow down the report of what it frees next.
 	 */
-	reused = fphint_stat_sum(FPHINT_STAT_CHURNED_PAGES);
-	recent = pass->reported;
-	if (time_before_eq(start, fphint_last_pass_end + HZ))
-		recent += fphint_prev_reported;
-	fphint_prev_reported = pass->reported;
-	level = fphint_backoff_step(fphint_backoff, recent,
-				    reused - fphint_reused_seen);
-	fphint_reused_seen = reused;
+	churned = fphint_stat_sum(FPHINT_STAT_CHURNED_PAGES);
+	level = fphint_backoff_step(&fphint_churn_win, fphint_backoff, jiffies,
+				    pass->reported, churned - fphint_churned_seen);
+	fphint_churned_seen = churned;
 	if (level > fphint_backoff)
 		fphint_count(FPHINT_STAT_BACKOFFS, 1);
 	WRITE_ONCE(fphint_backoff, level);

@@ -370,6 +370,7 @@ unsigned int fphint_rh_hold(u32 w);
 unsigned int fphint_rh_settle(u32 w);
 bool fphint_rh_lived(u32 taken, u32 now);
 bool fphint_region_lived(unsigned long pfn);
+bool fphint_allocator_splitting(void);
 u32 fphint_region_freed(unsigned long pfn, unsigned int order, bool small);
 void fphint_region_reported(struct fphint_pass *pass, unsigned long pfn);
 u32 fphint_region_word(unsigned long region);
@@ -403,9 +404,19 @@ unsigned int fphint_sort_unique(unsigned long *pfns, unsigned int nr);
 #define FPHINT_VOID_MAX			6
 unsigned int fphint_void_step(unsigned int level, unsigned int *strikes,
 			      bool skipped);
-#define FPHINT_CHURN_MIN_PAGES		(SZ_4M >> PAGE_SHIFT)
-unsigned int fphint_backoff_step(unsigned int level, unsigned long reported,
-				 u64 reused);
+/* Churn evidence: a host huge page came back; see fphint_backoff_step(). */
+#define FPHINT_CHURN_MIN_PAGES		(SZ_2M >> PAGE_SHIFT)
+/* Evidence of no churn: this much reported, under 1/16 of it churned. */
+#define FPHINT_CLEAN_MIN_PAGES		(SZ_4M >> PAGE_SHIFT)
+/* Pages capture reported and pages that churned: this churn window, the last. */
+struct fphint_churn_window {
+	unsigned long start;		/* jiffies: the current window began */
+	unsigned long reported[2];
+	unsigned long churned[2];
+};
+unsigned int fphint_backoff_step(struct fphint_churn_window *cw,
+				 unsigned int level, unsigned long now,
+				 unsigned long reported, unsigned long churned);
 bool fphint_hysteresis(bool was, unsigned long val, unsigned long floor,
 		       unsigned long hyst);
 struct fphint_bucket {

@@ -16,8 +16,9 @@
  *    allocated FPHINT_SETTLED_LIFE_MS or more (its own clock, started when
  *    the allocator took it whole): a burst of memory that was in use is
  *    reported at once, while memory recycled faster than that (churn's
- *    mmap/touch/munmap) waits out the report delay, by when it is
- *    usually taken again;
+ *    mmap/touch/munmap) waits until it has been a second since the
+ *    allocator took it (capture-percpu.c), by when it is usually taken
+ *    again;
  *  - small: blocks below min_order (from settled_min_order up) were freed
  *    into it.  They are reported once the region stayed quiet for
  *    FPHINT_SETTLE_PASSES passes, by a walk at settled_min_order, not on
@@ -44,6 +45,8 @@
  */
 static u32 *fphint_rh;
 static unsigned long fphint_rh_nr;
+/* jiffies | 1 when the allocator last took a block of pageblock_order or more. */
+static u32 fphint_large_taken;
 
 static u32 *fphint_rh_word(unsigned long pfn)
 {
@@ -167,15 +170,39 @@ bool fphint_region_lived(unsigned long pfn)
 }
 
 /*
- * The allocator took the whole region at @pfn (fphint_note_alloc()):
- * its memory's life starts.  zone->lock held.
+ * The allocator took a block of @order >= pageblock_order at @pfn
+ * (fphint_note_alloc()): a whole region's memory starts its life, and the
+ * allocator has run out of smaller blocks.  zone->lock held.
  */
-void __fphint_region_taken(unsigned long pfn)
+void __fphint_region_taken(unsigned long pfn, unsigned int order)
 {
-	u32 *p = fphint_rh_taken_word(pfn);
+	u32 now = (u32)jiffies | 1;
 
-	if (p)
-		WRITE_ONCE(*p, (u32)jiffies | 1);
+	if (order >= FPHINT_REGION_ORDER) {
+		u32 *p = fphint_rh_taken_word(pfn);
+
+		if (p)
+			WRITE_ONCE(*p, now);
+	}
+	/* Such takes come in runs within a tick: dirty the line once. */
+	if (READ_ONCE(fphint_large_taken) != now)
+		WRITE_ONCE(fphint_large_taken, now);
+}
+
+/*
+ * Has the allocator split a block of pageblock_order or more within the
+ * churn window?  It takes the smallest free block that fits, so it only
+ * does once no smaller block is left: then the blocks of a region that is
+ * not one free block are next in line, and reporting them costs the host
+ * a refault within moments (under churn, order-9 halves came back 4-36 ms
+ * after their report, up to a second after the last such split).
+ * Lockless.
+ */
+bool fphint_allocator_splitting(void)
+{
+	u32 t = READ_ONCE(fphint_large_taken);
+
+	return t && jiffies_to_msecs((u32)jiffies - t) < FPHINT_CHURN_WINDOW_MS;
 }
 
 /*

@@ -4,6 +4,7 @@
  * watermark hysteresis, the rate limiter's token bucket, the churn backoff
  * (core.c) and the host discard check's backoff (hostcheck.c).
  */
+#include <linux/jiffies.h>
 #include <linux/math64.h>
 #include <linux/minmax.h>
 #include <linux/time64.h>
@@ -19,23 +20,44 @@ bool fphint_hysteresis(bool was, unsigned long val, unsigned long floor,
 
 /*
  * Reported memory handed out again soon after is pure cost: the host
- * discarded it and must fault it back in, zeroed.  When a window in which
- * at least 4 MiB was reported also saw a quarter of that reused, the
- * guest is churning: double the delay (up to 2^FPHINT_BACKOFF_MAX).  The
- * longer delay is also the longer quiet window a region needs before it is
- * reported, so churned regions stop qualifying.  Halve it again only on
- * evidence: 4 MiB reported of which under 1/16 came back.  A window that
- * reported little proves nothing either way and holds the level; an idle
- * worker decays it separately (fphint_backoff_now()).
+ * discarded it and must fault it back in, zeroed.  Churned memory
+ * (region.c: taken again within FPHINT_CHURN_WINDOW_MS of its report)
+ * turns up passes after the report that sent it, so both are summed over
+ * the current and the previous churn window, not per pass.  A pass that
+ * saw memory churn, when a host huge page's worth or more churned in the
+ * windows and that is over a quarter of what they reported, doubles the
+ * delay (up to 2^FPHINT_BACKOFF_MAX): the longer delay is also the longer
+ * quiet time a region needs before it is reported, so churned regions
+ * stop qualifying.  A pass that saw none halves it again on evidence: 4
+ * MiB reported in the windows, under 1/16 of it churned.  Little reported
+ * proves nothing either way and holds the level; an idle worker decays it
+ * separately (fphint_backoff_now()).
+ *
+ * @cw: the windows, updated; @now: jiffies; @reported: pages this pass
+ * reported; @churned: pages that churned since the last pass.
  */
-unsigned int fphint_backoff_step(unsigned int level, unsigned long reported,
-				 u64 reused)
+unsigned int fphint_backoff_step(struct fphint_churn_window *cw,
+				 unsigned int level, unsigned long now,
+				 unsigned long reported, unsigned long churned)
 {
-	if (reported < FPHINT_CHURN_MIN_PAGES)
-		return level;
-	if (reused * 4 > reported)
+	unsigned long len = msecs_to_jiffies(FPHINT_CHURN_WINDOW_MS);
+	unsigned long rep, chu;
+
+	if (!time_in_range_open(now, cw->start, cw->start + len)) {
+		bool next = time_in_range_open(now, cw->start + len, cw->start + 2 * len);
+
+		cw->reported[1] = next ? cw->reported[0] : 0;
+		cw->churned[1] = next ? cw->churned[0] : 0;
+		cw->reported[0] = cw->churned[0] = 0;
+		cw->start = now;
+	}
+	cw->reported[0] += reported;
+	cw->churned[0] += churned;
+	rep = cw->reported[0] + cw->reported[1];
+	chu = cw->churned[0] + cw->churned[1];
+	if (churned && chu >= FPHINT_CHURN_MIN_PAGES && chu > rep / 4)
 		return min(level + 1, (unsigned int)FPHINT_BACKOFF_MAX);
-	if (level && reused * 16 < reported)
+	if (!churned && level && rep >= FPHINT_CLEAN_MIN_PAGES && chu < rep / 16)
 		return level - 1;
 	return level;
 }

@@ -44,7 +44,7 @@ static void fphint_test_sort_quiet(struct kunit *test)
 	unsigned int nn, front, back;
 
 	/* Quiet for a pass: walked; freed into again: waits from 0 again. */
-	nn = fphint_percpu_sort_quiet(pending, 3, fresh, 2, next, out, 4, &front, &back);
+	nn = fphint_percpu_sort_quiet(pending, 3, fresh, 2, next, out, 4, &front, &back, false);
 	KUNIT_ASSERT_EQ(test, front, 2U);
 	KUNIT_EXPECT_EQ(test, out[0], a);
 	KUNIT_EXPECT_EQ(test, out[1], c);
@@ -53,22 +53,66 @@ static void fphint_test_sort_quiet(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, next[0], b);
 	KUNIT_EXPECT_EQ(test, next[1], d);
 	/* The next pass, nothing freed: both go. */
-	nn = fphint_percpu_sort_quiet(next, nn, NULL, 0, pending, out, 4, &front, &back);
+	nn = fphint_percpu_sort_quiet(next, nn, NULL, 0, pending, out, 4, &front, &back, false);
 	KUNIT_EXPECT_EQ(test, nn, 0U);
 	KUNIT_ASSERT_EQ(test, front, 2U);
 	KUNIT_EXPECT_EQ(test, out[0], b);
 	KUNIT_EXPECT_EQ(test, out[1], d);
 	/* No room to wait (cap 1): reported now rather than forgotten. */
-	nn = fphint_percpu_sort_quiet(NULL, 0, fresh, 2, next, out, 1, &front, &back);
+	nn = fphint_percpu_sort_quiet(NULL, 0, fresh, 2, next, out, 1, &front, &back, false);
 	KUNIT_EXPECT_EQ(test, nn, 1U);
 	KUNIT_EXPECT_EQ(test, next[0], b);
 	KUNIT_ASSERT_EQ(test, front, 1U);
 	KUNIT_EXPECT_EQ(test, out[0], d);
 }
 
+static void fphint_test_sort_quiet_young(struct kunit *test)
+{
+	void *mem = kunit_kzalloc(test, 64, GFP_KERNEL);
+	unsigned long r, pending[1], next[1], out[2];
+	unsigned int nn, front, back;
+
+	KUNIT_ASSERT_NOT_NULL(test, mem);
+	/* A region of real memory, the one this allocation lies in. */
+	r = fphint_region(page_to_pfn(virt_to_page(mem)));
+	pending[0] = r | 3;
+
+	/*
+	 * Quiet for passes, but taken whole just now: held (and the stamp
+	 * only keeps this region from being reported for a second).
+	 */
+	__fphint_region_taken(r, MAX_ORDER - 1);
+	nn = fphint_percpu_sort_quiet(pending, 1, NULL, 0, next, out, 1, &front, &back, false);
+	KUNIT_EXPECT_EQ(test, front, 0U);
+	KUNIT_EXPECT_EQ(test, back, 2U);
+	KUNIT_ASSERT_EQ(test, nn, 1U);
+	KUNIT_EXPECT_EQ(test, next[0], r | 4);
+}
+
+static void fphint_test_sort_quiet_splitting(struct kunit *test)
+{
+	/* Far above any guest's memory: no history, cold, one quiet pass. */
+	const unsigned long a = 1UL << 40;
+	unsigned long pending[] = { a | 1 }, next[1], out[2];
+	unsigned int nn, front, back;
+
+	/* The allocator is splitting large blocks: a part-free region waits. */
+	nn = fphint_percpu_sort_quiet(pending, 1, NULL, 0, next, out, 1, &front, &back, true);
+	KUNIT_EXPECT_EQ(test, front, 0U);
+	KUNIT_ASSERT_EQ(test, nn, 1U);
+	KUNIT_EXPECT_EQ(test, next[0], a | 2);
+	/* Once it stopped, it goes. */
+	nn = fphint_percpu_sort_quiet(next, 1, NULL, 0, pending, out, 1, &front, &back, false);
+	KUNIT_EXPECT_EQ(test, nn, 0U);
+	KUNIT_ASSERT_EQ(test, front, 1U);
+	KUNIT_EXPECT_EQ(test, out[0], a);
+}
+
 static struct kunit_case fphint_capture_cases[] = {
 	KUNIT_CASE(fphint_test_coalesce),
 	KUNIT_CASE(fphint_test_sort_quiet),
+	KUNIT_CASE(fphint_test_sort_quiet_young),
+	KUNIT_CASE(fphint_test_sort_quiet_splitting),
 	{}
 };
 
