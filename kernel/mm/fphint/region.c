@@ -191,18 +191,21 @@ void __fphint_region_taken(unsigned long pfn, unsigned int order)
 
 /*
  * Has the allocator split a block of pageblock_order or more within the
- * churn window?  It takes the smallest free block that fits, so it only
- * does once no smaller block is left: then the blocks of a region that is
- * not one free block are next in line, and reporting them costs the host
- * a refault within moments (under churn, order-9 halves came back 4-36 ms
- * after their report, up to a second after the last such split).
+ * last two pass delays?  It takes the smallest free block that fits, so
+ * it only does once no smaller block is left: then the blocks of a region
+ * that is not one free block are next in line, and reporting them costs
+ * the host a refault within moments (under churn, order-9 halves came
+ * back 4-36 ms after their report).  Two delays, not more: a workload
+ * that frees part of what it has just touched and stops is reported
+ * promptly; one that goes on splitting churns what leaks through, and
+ * the churn backoff stretches the delay and with it this wait.
  * Lockless.
  */
 bool fphint_allocator_splitting(void)
 {
 	u32 t = READ_ONCE(fphint_large_taken);
 
-	return t && jiffies_to_msecs((u32)jiffies - t) < FPHINT_CHURN_WINDOW_MS;
+	return t && jiffies_to_msecs((u32)jiffies - t) < 2 * fphint_delay_now_ms();
 }
 
 /*
