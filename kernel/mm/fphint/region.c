@@ -138,6 +138,16 @@ unsigned int fphint_rh_settle(u32 w)
 	return max_t(unsigned int, fphint_rh_hold(w), FPHINT_SETTLE_PASSES);
 }
 
+/*
+ * Milliseconds from @stamp (jiffies | 1) to @now (jiffies).  @stamp is up
+ * to a jiffy ahead of the jiffies it was taken at; (@now | 1) keeps the
+ * difference from wrapping to weeks within that jiffy.  Pure, for KUnit.
+ */
+static unsigned int fphint_ms_since(u32 stamp, u32 now)
+{
+	return jiffies_to_msecs((now | 1) - stamp);
+}
+
 /**
  * fphint_rh_lived - had a region freed whole been in use long enough?
  * @taken: jiffies | 1 when the allocator took it whole, 0 if never
@@ -150,7 +160,7 @@ unsigned int fphint_rh_settle(u32 w)
  */
 bool fphint_rh_lived(u32 taken, u32 now)
 {
-	return !taken || jiffies_to_msecs(now - taken) >= FPHINT_SETTLED_LIFE_MS;
+	return !taken || fphint_ms_since(taken, now) >= FPHINT_SETTLED_LIFE_MS;
 }
 
 /* The region's taken time sits fphint_rh_nr words after its word. */
@@ -205,7 +215,7 @@ bool fphint_allocator_splitting(void)
 {
 	u32 t = READ_ONCE(fphint_large_taken);
 
-	return t && jiffies_to_msecs((u32)jiffies - t) < 2 * fphint_delay_now_ms();
+	return t && fphint_ms_since(t, jiffies) < 2 * fphint_delay_now_ms();
 }
 
 /*

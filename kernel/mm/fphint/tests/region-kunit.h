@@ -77,8 +77,11 @@ static void fphint_test_rh_lived(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, fphint_rh_lived(0, 5));
 	/* Recycled within the life: churn, it waits the delay. */
 	KUNIT_EXPECT_FALSE(test, fphint_rh_lived(t, t));
-	KUNIT_EXPECT_FALSE(test, fphint_rh_lived(t, t + life - 1));
+	/* To a jiffy: the stamp's low bit is the "taken" mark. */
+	KUNIT_EXPECT_FALSE(test, fphint_rh_lived(t, t + life - 2));
 	KUNIT_EXPECT_TRUE(test, fphint_rh_lived(t, t + life));
+	/* Taken at an even jiffy, stamped one ahead: the same jiffy is young. */
+	KUNIT_EXPECT_FALSE(test, fphint_rh_lived(1000 | 1, 1000));
 	/* Across the wrap of jiffies. */
 	t = (u32)-3 | 1;
 	KUNIT_EXPECT_FALSE(test, fphint_rh_lived(t, t + 4));
