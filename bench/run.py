@@ -27,6 +27,7 @@ import random
 import statistics
 import subprocess
 import sys
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -42,6 +43,8 @@ MIB = 1 << 20
 # name -> (kernel, kernel command line, device profile, fphint sysfs writes)
 CONFIGS = {
     "off": ("main", "fphint.enabled=0", "balloon", ""),
+    # churn's A/A control: off paired with off, what the pairs resolve.
+    "off-again": ("main", "fphint.enabled=0", "balloon", ""),
     "upstream": ("main", "fphint.enabled=0", "reporting", ""),
     "upstream-order0": ("main", "fphint.enabled=0", "reporting", ""),
     "upstream-fast": ("bench", "fphint.enabled=0", "reporting", ""),
@@ -78,7 +81,7 @@ else:
                       "fphint-hypercall": 2},
             "fragmented": {"off": 1, "upstream": 1, "upstream-fast": 2, "fphint-default": 2},
             "frag4k": {"off": 1, "upstream": 1, "upstream-fast": 2, "fphint-default": 2},
-            "churn": {"fphint-default": 8, "upstream-fast": 2, "upstream": 2},
+            "churn": {"fphint-default": 8, "upstream-fast": 2, "upstream": 2, "off-again": 4},
             "churnab": {"fphint-default": 1},
             # Known-zero (issue 15): confirmed zeros (hypercall) with the
             # switch on and off, against no hinting, upstream and virtio.
@@ -94,6 +97,12 @@ AB_STATES_SPEC = os.environ.get("BENCH_AB_STATES", "").split()
 AB_STATES = tuple(x.split(":", 1)[0] for x in AB_STATES_SPEC) or ("off", "null", "on")
 # churn's counters start this far in (the sample scenario-bench takes then).
 CHURN_SETTLE_S = 3
+# A churn pair's two guests run at once, one vCPU each, each pinned to a
+# host core of its own, the cores swapped this often: what one core does
+# to the speed (what else the machine under this one runs there) falls on
+# both alike.  Boots one after the other differed by up to 30 % with
+# nothing changed (bench/README.md).
+PAIR_SWAP_S = 0.5
 POINTS = ["0.5", "1", "2", "5", "10"]
 BOOTSTRAP = (10000, 16)          # resamples, seed: the same data, the same interval
 PROFILE_CONFIGS = {}
@@ -118,7 +127,10 @@ def profiles():
     return out
 
 
-def run_one(cfg, scn, accel, rep):
+def run_one(cfg, scn, accel, rep, core=None, running=None):
+    """Boot @cfg for @scn and wait for it.  @core: one vCPU, pinned to that
+    host core, and (guest, core) appended to @running once started (a
+    churn pair, run_pair())."""
     kernel, append, profile, sets = CONFIGS[cfg]
     append += f" fphint.cfg={cfg} fphint.scn={scn} fphint.secs={SECS.get(scn, 0)}"
     if scn == "frag4k":
@@ -134,10 +146,16 @@ def run_one(cfg, scn, accel, rep):
     splits = host_thp_splits()
     with open(os.path.join(logdir, f"{cfg}-{scn}-{rep}.log"), "w") as log:
         g = vm.Guest("bench", accel, append=append, profile=profile, log=log,
-                     qemu="patched" if profile in PATCHED_PROFILES else "stock")
+                     qemu="patched" if profile in PATCHED_PROFILES else "stock",
+                     smp=2 if core is None else 1)
         if kernel == "bench":
             g.cmd[g.cmd.index(vm.VMLINUX)] = BENCH_VMLINUX
-        g.start().wait(180 + (AB[0] * AB[2] * len(AB_STATES) if scn == "churnab" else 0))
+        if core is not None:
+            g.cmd = ["taskset", "-c", str(core)] + g.cmd
+        g.start()
+        if running is not None:
+            running.append((g, core))
+        g.wait(180 + (AB[0] * AB[2] * len(AB_STATES) if scn == "churnab" else 0))
     # Host-wide, so only meaningful with the bench alone on the host.
     after = host_thp_splits()
     g.host_thp_splits = None if splits is None or after is None else after - splits
@@ -145,6 +163,48 @@ def run_one(cfg, scn, accel, rep):
     if g.seen("@@ERROR") or not g.seen("@@DONE rc=0"):
         print(f"  {cfg}/{scn}: guest failed, see {logdir}", file=sys.stderr)
     return g
+
+
+def pin(g, core):
+    """Every thread of @g's QEMU onto host core @core."""
+    try:
+        tids = os.listdir(f"/proc/{g.proc.pid}/task")
+    except OSError:
+        return
+    for tid in tids:
+        try:
+            os.sched_setaffinity(int(tid), {core})
+        except OSError:
+            pass        # the thread ended meanwhile
+
+
+def run_pair(cfgs, accel, pair):
+    """churn pair @pair: both configurations of @cfgs at once, one vCPU
+    each, the first on the first host core; the cores swapped every
+    PAIR_SWAP_S.  On a one-core host both share it.  Guests in @cfgs' order."""
+    cores = sorted(os.sched_getaffinity(0))[:2]
+    cores += cores[:2 - len(cores)]
+    running, guests, stop = [], [None, None], threading.Event()
+
+    def boot(i):
+        guests[i] = run_one(cfgs[i], "churn", accel, pair, core=cores[i], running=running)
+
+    def swap():
+        turn = 0
+        while not stop.wait(PAIR_SWAP_S):
+            turn += 1
+            for g, home in list(running):
+                pin(g, cores[(cores.index(home) + turn) % 2])
+
+    threads = [threading.Thread(target=boot, args=(i,)) for i in (0, 1)]
+    swapper = threading.Thread(target=swap, daemon=True)
+    swapper.start()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stop.set()
+    return guests
 
 
 def host_thp_splits():
@@ -274,12 +334,12 @@ def measure(cfg, scn, g):
             samples = vm.stats_on_host_clock(g)
             st = [t for t, _ in samples
                   if evs["churn-start"] + CHURN_SETTLE_S - 0.5 <= t < evs["churn-end"]]
-            c = counters(g, st[0] if st else evs["churn-start"])
+            # Between the sample CHURN_SETTLE_S in and the last one before
+            # the churn ends: what its last unmaps free is reported after it.
+            c = counters(g, st[0], st[-1]) if len(st) > 1 else counters(g, evs["churn-start"])
             r.update({k: c[k] for k in ("reports", "reported_bytes", "hypercalls", "reused_pages",
                                         "churned_pages", "passes")})
-            # Per second over the same samples as the counters: the one
-            # CHURN_SETTLE_S in and the last, just after the churn.
-            r.update(pass_cost(c, samples[-1][0] - st[0] if st and samples else None))
+            r.update(pass_cost(c, st[-1] - st[0] if len(st) > 1 else None))
             r["reused_ratio"] = reused_ratio(r["reused_pages"], r["reported_bytes"])
             r["churned_ratio"] = reused_ratio(r["churned_pages"], r["reported_bytes"])
             # Operations over the churn at the measured rate: whole ones
@@ -443,7 +503,7 @@ def table(results, accel, plan):
     cfgs = list(dict.fromkeys(r["config"] for r in results))
     reps = "; ".join(f"{scn} " + ", ".join(f"{c} {n}" for c, n in cs.items())
                      for scn, cs in plan.items() if cs)
-    paired = "; churn: pairs of boots with off" if plan.get("churn") else ""
+    paired = "; churn: pairs with off, side by side" if plan.get("churn") else ""
     lines = [f"Accelerator: **{accel.upper()}** — medians over repetitions ({reps}{paired})"
              f"{' — QUICK MODE, not a measurement' if QUICK else ''}",
              "", "| config | guest free | burst t50 | t90 | t95 | t90 − free | @0.5s | @1s | @2s "
@@ -557,20 +617,25 @@ def table(results, accel, plan):
                 + " |")
         lines += ["", f"Every vCPU mmaps, touches and unmaps 64 MiB in a loop for "
                   f"{SECS['churn']} s; ops/s counts each process's operations over the time "
-                  "to its last finished one.  Pairs: off then the configuration in even "
-                  "pairs, the other way round in odd ones; the ratio is taken per pair, its "
+                  "to its last finished one.  Pairs: off and the configuration booted at "
+                  "once, one vCPU each, each on a host core of its own, the cores swapped "
+                  f"every {PAIR_SWAP_S} s (off starts on the first core in even pairs, on "
+                  "the second in odd ones); off-again is off paired with off, the "
+                  "measurement's own spread.  The ratio is taken per pair, its "
                   f"median given with a 95 % bootstrap interval ({BOOTSTRAP[0]} resamples, "
                   f"seed {BOOTSTRAP[1]}).  cpu/op: QEMU's CPU time per operation against the "
                   "pair's off, the same way (under TCG the vCPUs' own work is in it; it does "
                   "not count time spent waiting for a busy host, ops/s does).  Counters "
-                  f"(medians per boot) from {CHURN_SETTLE_S} s into the churn to its end; "
+                  f"(medians per boot) from {CHURN_SETTLE_S} s into the churn to 1 s before "
+                  "its end (what its last unmaps free is reported after it); "
                   "reused / reported: reported memory handed out again, over all boots, "
                   "whenever it was reported (at boot too); churned: of that, what was "
                   "handed out within 2 s of its region's report (fphint's churned_pages: "
                   "memory it should have left alone; stock page_reporting has no such "
                   "counter).  qemu faults/op: QEMU's minor page faults per operation over the "
                   "churn (guest memory the host faulted in again); host THP splits: the "
-                  "host's thp_split_pmd over the boot (a report smaller than 2 MiB splits the "
+                  "host's thp_split_pmd over the boot, host-wide, so both guests of the pair "
+                  "(off splits none) (a report smaller than 2 MiB splits the "
                   "host huge page under it, and the guest's next use of that memory faults "
                   "in 4 KiB at a time) — medians per boot.  passes, pass ms/s, zone lock "
                   "ms/s: fphint's passes over the measured churn, their wall time per second "
@@ -712,20 +777,29 @@ def main():
     started = time.time()
     raw = {}
     curves = {}
-    for i, (scn, cfg, k) in enumerate(runs):
-        g = run_one(cfg, scn, accel, k)
-        r = measure(cfg, scn, g)
-        if scn == "churn":
-            r["pair"] = k
-        raw.setdefault((scn, cfg), []).append(r)
-        if scn in CURVES and (scn not in curves or cfg not in curves[scn]):
-            got = vm.burst_curve(g, scn)
-            if got:
-                curves.setdefault(scn, {})[cfg] = [p for p in got[0] if p[0] <= 12]
-        print(f"  [{i + 1}/{len(runs)} {time.time() - started:5.0f} s] {scn:<10} {cfg:<16} "
-              f"{'pair' if scn == 'churn' else 'rep'} {k}: " + ", ".join(
-                  f"{key}={v}" for key, v in r.items()
-                  if key not in ("scenario", "config", "pair") and v is not None), flush=True)
+    done = 0
+    while done < len(runs):
+        # A churn pair's two boots (adjacent in runs) run at once.
+        batch = runs[done:done + (2 if runs[done][0] == "churn" else 1)]
+        if len(batch) == 2:
+            gs = run_pair([cfg for _, cfg, _ in batch], accel, batch[0][2])
+        else:
+            gs = [run_one(batch[0][1], batch[0][0], accel, batch[0][2])]
+        for (scn, cfg, k), g in zip(batch, gs):
+            done += 1
+            r = measure(cfg, scn, g)
+            if scn == "churn":
+                r["pair"] = k
+            raw.setdefault((scn, cfg), []).append(r)
+            if scn in CURVES and (scn not in curves or cfg not in curves[scn]):
+                got = vm.burst_curve(g, scn)
+                if got:
+                    curves.setdefault(scn, {})[cfg] = [p for p in got[0] if p[0] <= 12]
+            print(f"  [{done}/{len(runs)} {time.time() - started:5.0f} s] {scn:<10} {cfg:<16} "
+                  f"{'pair' if scn == 'churn' else 'rep'} {k}: " + ", ".join(
+                      f"{key}={v}" for key, v in r.items()
+                      if key not in ("scenario", "config", "pair") and v is not None),
+                  flush=True)
     results = [combine(rs) for rs in raw.values()]
     for r in results:
         r.pop("pair", None)
