@@ -113,13 +113,24 @@ u32 fphint_rh_reported(u32 w, u32 now)
  *
  * Pure, for KUnit.
  *
- * Return: 0 for a cold whole region (at once), 4^heat for a hot one, else 1.
+ * A region that is not one free block and had pages freed into it one by
+ * one is being recycled a page at a time (churn's faults and unmaps, or a
+ * process freeing what it touched): its larger free blocks are the next
+ * the allocator takes, so they wait as long as its small ones.  Under
+ * churn, order-9 halves of such regions walked after one quiet pass were
+ * taken again 16-340 ms after their report, at moments when no
+ * pageblock-order block had been split for two delays.
+ *
+ * Return: 0 for a cold whole region (at once), 4^heat for a hot one,
+ * FPHINT_SETTLE_PASSES for one pages were freed into, else 1.
  */
 unsigned int fphint_rh_hold(u32 w)
 {
 	if (fphint_rh_heat(w))
 		return 1U << (2 * fphint_rh_heat(w));
-	return (w & FPHINT_RH_WHOLE) ? 0 : 1;
+	if (w & FPHINT_RH_WHOLE)
+		return 0;
+	return (w & FPHINT_RH_SMALL) ? FPHINT_SETTLE_PASSES : 1;
 }
 
 /**

@@ -22,6 +22,10 @@ static void fphint_test_rh_heat(struct kunit *test)
 	/* Cold: one quiet pass; cold and whole: none. */
 	KUNIT_EXPECT_EQ(test, fphint_rh_hold(w), 1U);
 	KUNIT_EXPECT_EQ(test, fphint_rh_hold(w | FPHINT_RH_WHOLE), 0U);
+	/* Pages freed into it one by one: its large blocks wait with its small ones. */
+	KUNIT_EXPECT_EQ(test, fphint_rh_hold(w | FPHINT_RH_SMALL),
+			(unsigned int)FPHINT_SETTLE_PASSES);
+	KUNIT_EXPECT_EQ(test, fphint_rh_hold(w | FPHINT_RH_SMALL | FPHINT_RH_WHOLE), 0U);
 	/* Taken back within the churn window: hotter, once per report. */
 	w = fphint_rh_reported(w, fphint_test_at(1000));
 	KUNIT_EXPECT_TRUE(test, w & FPHINT_RH_VERDICT);
