@@ -26,6 +26,8 @@ struct fphint_stats {
 	u64 cnt[FPHINT_STAT_NR];
 };
 DECLARE_PER_CPU(struct fphint_stats, fphint_stats);
+/* Pages the allocator took from the free lists (fphint_allocator_taking()). */
+DECLARE_PER_CPU(unsigned long, fphint_taken_pages);
 /* On while fphint is enabled: the free path hooks below do something. */
 DECLARE_STATIC_KEY_FALSE(fphint_free_hook);
 /* The tunables, indexed by enum fphint_tunable; written under fphint's config lock. */
@@ -117,7 +119,8 @@ void __fphint_region_taken(unsigned long pfn, unsigned int order);
  *
  * Called by __rmqueue_smallest() with zone->lock held.  Counts reported
  * memory handed out again: the refaults hinting costs the host, and the
- * signal fphint backs off on, globally and for the block's region.  A
+ * signal fphint backs off on, globally and for the block's region, and
+ * every take, for whether the allocator is taking memory at all.  A
  * whole MAX_ORDER block taken starts the clock that tells, when it is
  * freed whole again, memory that was in use from memory being recycled;
  * any block of pageblock_order or more taken says the allocator has run
@@ -130,6 +133,7 @@ static __always_inline void fphint_note_alloc(struct page *page,
 {
 	if (!static_branch_unlikely(&fphint_free_hook))
 		return;
+	this_cpu_add(fphint_taken_pages, 1UL << order);
 	if (PageReported(page)) {
 		this_cpu_add(fphint_stats.cnt[FPHINT_STAT_REUSED_PAGES], 1UL << order);
 		__fphint_region_reused(page_to_pfn(page), order);

@@ -6,8 +6,11 @@
  * the worker swaps buffers out report_delay_ms after their first entry
  * and reports a region once it stayed quiet for as many passes as its
  * history asks (region.c): one, none for a cold region that became one
- * free block, more for one whose reports were taken back at once, and a
- * few before blocks below min_order are walked.  Costs one uncontended
+ * free block, more for one whose reports were taken back at once, and,
+ * while the allocator takes memory, a few for one pages were freed into
+ * one by one.  Whatever the history, memory about to be taken again
+ * waits: a region taken whole under a second ago, and one that is not a
+ * free block while the allocator splits large ones.  Costs one uncontended
  * per-CPU lock per free, nothing else.  A full buffer drops the entry and
  * asks for a scan of the free lists (capture-scan.c).
  */
@@ -94,7 +97,7 @@ static void fphint_percpu_notify_free(struct zone *zone, unsigned long pfn,
 	 * Memory recycled faster waits the report delay: churn frees whole
 	 * regions too, and takes them again within the delay.
 	 */
-	soon = order >= FPHINT_REGION_ORDER && !fphint_rh_hold(w) &&
+	soon = order >= FPHINT_REGION_ORDER && !fphint_rh_hold(w, true) &&
 	       fphint_region_lived(pfn);
 
 	/*
@@ -158,7 +161,7 @@ static void fphint_percpu_notify_free(struct zone *zone, unsigned long pfn,
  * the regions freed into since (@fresh, sorted, unique).  Regions due go
  * to @out, which holds 2 * @cap (to walk at min_order from the front, at
  * settled_min_order from the back), those still waiting to @next (room
- * for @cap).  @splitting: fphint_allocator_splitting().  Returns how many
+ * for @cap).  @alloc: fphint_allocator_seen().  Returns how many
  * are in @next; *@front and *@back say where the two parts of @out end.
  */
 static unsigned int fphint_percpu_sort_quiet(const unsigned long *pending,
@@ -170,14 +173,14 @@ static unsigned int fphint_percpu_sort_quiet(const unsigned long *pending,
 					     unsigned int cap,
 					     unsigned int *nfront,
 					     unsigned int *nback,
-					     bool splitting)
+					     unsigned int alloc)
 {
 	unsigned int i, j = 0, nn = 0, front = 0, back = 2 * cap;
 
 	for (i = 0; i < np || j < nf; ) {
 		unsigned long r, quiet;
 		unsigned int hold, settle;
-		bool young;
+		bool taking = alloc & FPHINT_ALLOC_TAKING, about_to_be_taken;
 		u32 w;
 
 		/* Merge by region: fresh entries start again at 0 passes. */
@@ -193,8 +196,8 @@ static unsigned int fphint_percpu_sort_quiet(const unsigned long *pending,
 			quiet = (pending[i++] & FPHINT_QUIET_MASK) + 1;
 		}
 		w = fphint_region_word(r);
-		hold = fphint_rh_hold(w);
-		settle = fphint_rh_settle(w);
+		hold = fphint_rh_hold(w, taking);
+		settle = fphint_rh_settle(w, taking);
 		/*
 		 * Memory about to be taken again waits, whatever the
 		 * region's history says: a region the allocator took whole
@@ -204,19 +207,19 @@ static unsigned int fphint_percpu_sort_quiet(const unsigned long *pending,
 		 * and up, a region that is not one free block holds blocks
 		 * it takes first (region.c).
 		 */
-		young = !fphint_region_lived(r) ||
-			(!(w & FPHINT_RH_WHOLE) && splitting);
+		about_to_be_taken = !fphint_region_lived(r) ||
+			(!(w & FPHINT_RH_WHOLE) && (alloc & FPHINT_ALLOC_SPLITTING));
 		/*
 		 * The history may change while a region waits: >=, not ==.
 		 * A settled walk takes the larger blocks too, so a region
 		 * due for both is walked once, and @out never holds more
 		 * than one entry per region.
 		 */
-		if (!young && settle && (quiet & FPHINT_QUIET_PASSES) >= settle) {
+		if (!about_to_be_taken && settle && (quiet & FPHINT_QUIET_PASSES) >= settle) {
 			out[--back] = r;
 			continue;
 		}
-		if (!young && !(quiet & FPHINT_QUIET_WALKED) &&
+		if (!about_to_be_taken && !(quiet & FPHINT_QUIET_WALKED) &&
 		    (quiet & FPHINT_QUIET_PASSES) >= hold) {
 			out[front++] = r;
 			quiet |= FPHINT_QUIET_WALKED;
@@ -292,7 +295,7 @@ static unsigned long *fphint_percpu_collect(struct fphint_pass *pass,
 						     fphint_next, fphint_out,
 						     fphint_agg_cap, &due,
 						     &fphint_out_settled,
-						     fphint_allocator_splitting());
+						     fphint_allocator_seen());
 	next = fphint_pending;
 	fphint_pending = fphint_next;
 	fphint_next = next;

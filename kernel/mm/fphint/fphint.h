@@ -358,19 +358,31 @@ static inline unsigned long fphint_region(unsigned long pfn)
  * for the bench's 64 MiB mmap/touch/munmap); a job's, seconds and more.
  */
 #define FPHINT_SETTLED_LIFE_MS	1000
-/* Quiet passes before small blocks are reported (settled_min_order). */
+/*
+ * Quiet passes before small blocks are reported (settled_min_order) while
+ * the allocator is taking memory; one while it is not.
+ */
 #define FPHINT_SETTLE_PASSES	4
+/*
+ * The allocator is "taking" memory when it took this many pages from the
+ * free lists since the last pass: 2 MiB.  Churn takes tens of MiB per
+ * pass; a process freeing what it touched, the slab pages of its unmaps.
+ */
+#define FPHINT_TAKING_MIN_PAGES	(SZ_2M >> PAGE_SHIFT)
 static inline unsigned int fphint_rh_heat(u32 w)
 {
 	return w & 3;
 }
 u32 fphint_rh_reused(u32 w, u32 now);
 u32 fphint_rh_reported(u32 w, u32 now);
-unsigned int fphint_rh_hold(u32 w);
-unsigned int fphint_rh_settle(u32 w);
+unsigned int fphint_rh_hold(u32 w, bool taking);
+unsigned int fphint_rh_settle(u32 w, bool taking);
 bool fphint_rh_lived(u32 taken, u32 now);
 bool fphint_region_lived(unsigned long pfn);
-bool fphint_allocator_splitting(void);
+/* What the allocator did lately, for capture's waits (fphint_allocator_seen()). */
+#define FPHINT_ALLOC_SPLITTING	BIT(0)	/* split a pageblock-order block lately */
+#define FPHINT_ALLOC_TAKING	BIT(1)	/* took memory since the last pass */
+unsigned int fphint_allocator_seen(void);
 u32 fphint_region_freed(unsigned long pfn, unsigned int order, bool small);
 void fphint_region_reported(struct fphint_pass *pass, unsigned long pfn);
 u32 fphint_region_word(unsigned long region);

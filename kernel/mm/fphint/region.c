@@ -47,6 +47,14 @@ static u32 *fphint_rh;
 static unsigned long fphint_rh_nr;
 /* jiffies | 1 when the allocator last took a block of pageblock_order or more. */
 static u32 fphint_large_taken;
+DEFINE_PER_CPU(unsigned long, fphint_taken_pages);
+/*
+ * fphint_allocator_taking(), worker-only: the sum of fphint_taken_pages
+ * at the start of the window being counted and when (jiffies | 1) it
+ * began, and when a window last saw FPHINT_TAKING_MIN_PAGES taken.
+ */
+static unsigned long fphint_taken_ref;
+static u32 fphint_taken_ref_at, fphint_taking_at;
 
 static u32 *fphint_rh_word(unsigned long pfn)
 {
@@ -113,40 +121,48 @@ u32 fphint_rh_reported(u32 w, u32 now)
  *
  * Pure, for KUnit.
  *
+ * @taking: the allocator is taking memory (fphint_allocator_taking())
+ *
  * A region that is not one free block and had pages freed into it one by
- * one is being recycled a page at a time (churn's faults and unmaps, or a
- * process freeing what it touched): its larger free blocks are the next
+ * one, while the allocator takes memory, is being recycled a page at a
+ * time (churn's faults and unmaps): its larger free blocks are the next
  * the allocator takes, so they wait as long as its small ones.  Under
  * churn, order-9 halves of such regions walked after one quiet pass were
  * taken again 16-340 ms after their report, at moments when no
  * pageblock-order block had been split for two delays.
  *
  * Return: 0 for a cold whole region (at once), 4^heat for a hot one,
- * FPHINT_SETTLE_PASSES for one pages were freed into, else 1.
+ * FPHINT_SETTLE_PASSES for one pages were freed into while @taking, else 1.
  */
-unsigned int fphint_rh_hold(u32 w)
+unsigned int fphint_rh_hold(u32 w, bool taking)
 {
 	if (fphint_rh_heat(w))
 		return 1U << (2 * fphint_rh_heat(w));
 	if (w & FPHINT_RH_WHOLE)
 		return 0;
-	return (w & FPHINT_RH_SMALL) ? FPHINT_SETTLE_PASSES : 1;
+	return (w & FPHINT_RH_SMALL) && taking ? FPHINT_SETTLE_PASSES : 1;
 }
 
 /**
  * fphint_rh_settle - quiet passes before a region's small blocks are walked
  * @w: the region's word
+ * @taking: the allocator is taking memory (fphint_allocator_taking())
  *
+ * While the allocator takes nothing, what was freed is not about to be
+ * taken: a process freeing what it touched (fragmented memory, 4 KiB
+ * holes) is reported a pass after each region's last free, not four.
  * Pure, for KUnit.
  *
  * Return: 0 when none were freed into it, else at least
- * FPHINT_SETTLE_PASSES and never before the region's own hold.
+ * FPHINT_SETTLE_PASSES while @taking, 1 otherwise, and never before the
+ * region's own hold.
  */
-unsigned int fphint_rh_settle(u32 w)
+unsigned int fphint_rh_settle(u32 w, bool taking)
 {
 	if (!(w & FPHINT_RH_SMALL))
 		return 0;
-	return max_t(unsigned int, fphint_rh_hold(w), FPHINT_SETTLE_PASSES);
+	return max_t(unsigned int, fphint_rh_hold(w, taking),
+		     taking ? FPHINT_SETTLE_PASSES : 1);
 }
 
 /*
@@ -222,11 +238,52 @@ void __fphint_region_taken(unsigned long pfn, unsigned int order)
  * the churn backoff stretches the delay and with it this wait.
  * Lockless.
  */
-bool fphint_allocator_splitting(void)
+static bool fphint_allocator_splitting(void)
 {
 	u32 t = READ_ONCE(fphint_large_taken);
 
 	return t && fphint_ms_since(t, jiffies) < 2 * fphint_delay_now_ms();
+}
+
+/*
+ * Has the allocator taken FPHINT_TAKING_MIN_PAGES or more from the free
+ * lists within a pass delay, the last time within two delays?  Counted
+ * in windows of a delay or more, not from the last call: passes come a
+ * tick apart too (a region freed whole after long use), and a few ms
+ * of churn take little (under churn, small blocks reported by a pass 8 ms
+ * after the one before were taken again 92 ms later).
+ */
+static bool fphint_allocator_taking(void)
+{
+	unsigned int delay = fphint_delay_now_ms();
+	u32 now = jiffies;
+	unsigned long sum = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		sum += per_cpu(fphint_taken_pages, cpu);
+	if (sum - fphint_taken_ref >= FPHINT_TAKING_MIN_PAGES) {
+		fphint_taking_at = now | 1;
+		fphint_taken_ref = sum;
+		fphint_taken_ref_at = now | 1;
+	} else if (fphint_ms_since(fphint_taken_ref_at, now) > delay) {
+		fphint_taken_ref = sum;
+		fphint_taken_ref_at = now | 1;
+	}
+	return fphint_taking_at && fphint_ms_since(fphint_taking_at, now) < 2 * delay;
+}
+
+/**
+ * fphint_allocator_seen - what the allocator did lately
+ *
+ * Once per pass, by the worker (fphint_mutex).
+ *
+ * Return: FPHINT_ALLOC_SPLITTING and FPHINT_ALLOC_TAKING as they apply.
+ */
+unsigned int fphint_allocator_seen(void)
+{
+	return (fphint_allocator_splitting() ? FPHINT_ALLOC_SPLITTING : 0) |
+	       (fphint_allocator_taking() ? FPHINT_ALLOC_TAKING : 0);
 }
 
 /*

@@ -7,6 +7,7 @@
 #define _FPHINT_CAPTURE_PERCPU_KUNIT_H
 
 #include <kunit/test.h>
+#include <linux/delay.h>
 
 static void fphint_test_coalesce(struct kunit *test)
 {
@@ -44,7 +45,7 @@ static void fphint_test_sort_quiet(struct kunit *test)
 	unsigned int nn, front, back;
 
 	/* Quiet for a pass: walked; freed into again: waits from 0 again. */
-	nn = fphint_percpu_sort_quiet(pending, 3, fresh, 2, next, out, 4, &front, &back, false);
+	nn = fphint_percpu_sort_quiet(pending, 3, fresh, 2, next, out, 4, &front, &back, FPHINT_ALLOC_TAKING);
 	KUNIT_ASSERT_EQ(test, front, 2U);
 	KUNIT_EXPECT_EQ(test, out[0], a);
 	KUNIT_EXPECT_EQ(test, out[1], c);
@@ -53,17 +54,43 @@ static void fphint_test_sort_quiet(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, next[0], b);
 	KUNIT_EXPECT_EQ(test, next[1], d);
 	/* The next pass, nothing freed: both go. */
-	nn = fphint_percpu_sort_quiet(next, nn, NULL, 0, pending, out, 4, &front, &back, false);
+	nn = fphint_percpu_sort_quiet(next, nn, NULL, 0, pending, out, 4, &front, &back, FPHINT_ALLOC_TAKING);
 	KUNIT_EXPECT_EQ(test, nn, 0U);
 	KUNIT_ASSERT_EQ(test, front, 2U);
 	KUNIT_EXPECT_EQ(test, out[0], b);
 	KUNIT_EXPECT_EQ(test, out[1], d);
 	/* No room to wait (cap 1): reported now rather than forgotten. */
-	nn = fphint_percpu_sort_quiet(NULL, 0, fresh, 2, next, out, 1, &front, &back, false);
+	nn = fphint_percpu_sort_quiet(NULL, 0, fresh, 2, next, out, 1, &front, &back, FPHINT_ALLOC_TAKING);
 	KUNIT_EXPECT_EQ(test, nn, 1U);
 	KUNIT_EXPECT_EQ(test, next[0], b);
 	KUNIT_ASSERT_EQ(test, front, 1U);
 	KUNIT_EXPECT_EQ(test, out[0], d);
+}
+
+static void fphint_test_sort_quiet_taking(struct kunit *test)
+{
+	void *mem = kunit_kzalloc(test, 64, GFP_KERNEL);
+	unsigned long r, pending[1], next[1], out[2];
+	unsigned int nn, front, back;
+
+	KUNIT_ASSERT_NOT_NULL(test, mem);
+	/* A region of real memory with pages freed into it one by one. */
+	r = fphint_region(page_to_pfn(virt_to_page(mem)));
+	fphint_region_freed(r, 0, true);
+	if (!fphint_region_lived(r))
+		msleep(FPHINT_SETTLED_LIFE_MS);
+	pending[0] = r;
+
+	/* Quiet for a pass while the allocator takes memory: its small blocks wait. */
+	nn = fphint_percpu_sort_quiet(pending, 1, NULL, 0, next, out, 1, &front, &back,
+				      FPHINT_ALLOC_TAKING);
+	KUNIT_EXPECT_EQ(test, back, 2U);
+	KUNIT_ASSERT_EQ(test, nn, 1U);
+	/* The allocator takes nothing: they go after that one pass. */
+	nn = fphint_percpu_sort_quiet(pending, 1, NULL, 0, next, out, 1, &front, &back, 0);
+	KUNIT_EXPECT_EQ(test, nn, 0U);
+	KUNIT_ASSERT_EQ(test, back, 1U);
+	KUNIT_EXPECT_EQ(test, out[1], r);
 }
 
 static void fphint_test_sort_quiet_young(struct kunit *test)
@@ -82,7 +109,7 @@ static void fphint_test_sort_quiet_young(struct kunit *test)
 	 * only keeps this region from being reported for a second).
 	 */
 	__fphint_region_taken(r, MAX_ORDER - 1);
-	nn = fphint_percpu_sort_quiet(pending, 1, NULL, 0, next, out, 1, &front, &back, false);
+	nn = fphint_percpu_sort_quiet(pending, 1, NULL, 0, next, out, 1, &front, &back, FPHINT_ALLOC_TAKING);
 	KUNIT_EXPECT_EQ(test, front, 0U);
 	KUNIT_EXPECT_EQ(test, back, 2U);
 	KUNIT_ASSERT_EQ(test, nn, 1U);
@@ -97,12 +124,12 @@ static void fphint_test_sort_quiet_splitting(struct kunit *test)
 	unsigned int nn, front, back;
 
 	/* The allocator is splitting large blocks: a part-free region waits. */
-	nn = fphint_percpu_sort_quiet(pending, 1, NULL, 0, next, out, 1, &front, &back, true);
+	nn = fphint_percpu_sort_quiet(pending, 1, NULL, 0, next, out, 1, &front, &back, FPHINT_ALLOC_SPLITTING | FPHINT_ALLOC_TAKING);
 	KUNIT_EXPECT_EQ(test, front, 0U);
 	KUNIT_ASSERT_EQ(test, nn, 1U);
 	KUNIT_EXPECT_EQ(test, next[0], a | 2);
 	/* Once it stopped, it goes. */
-	nn = fphint_percpu_sort_quiet(next, 1, NULL, 0, pending, out, 1, &front, &back, false);
+	nn = fphint_percpu_sort_quiet(next, 1, NULL, 0, pending, out, 1, &front, &back, FPHINT_ALLOC_TAKING);
 	KUNIT_EXPECT_EQ(test, nn, 0U);
 	KUNIT_ASSERT_EQ(test, front, 1U);
 	KUNIT_EXPECT_EQ(test, out[0], a);
@@ -111,6 +138,8 @@ static void fphint_test_sort_quiet_splitting(struct kunit *test)
 static struct kunit_case fphint_capture_cases[] = {
 	KUNIT_CASE(fphint_test_coalesce),
 	KUNIT_CASE(fphint_test_sort_quiet),
+	/* Before _young, which stamps the region of its allocation taken. */
+	KUNIT_CASE(fphint_test_sort_quiet_taking),
 	KUNIT_CASE(fphint_test_sort_quiet_young),
 	KUNIT_CASE(fphint_test_sort_quiet_splitting),
 	{}

@@ -20,12 +20,12 @@ static void fphint_test_rh_heat(struct kunit *test)
 	int i;
 
 	/* Cold: one quiet pass; cold and whole: none. */
-	KUNIT_EXPECT_EQ(test, fphint_rh_hold(w), 1U);
-	KUNIT_EXPECT_EQ(test, fphint_rh_hold(w | FPHINT_RH_WHOLE), 0U);
+	KUNIT_EXPECT_EQ(test, fphint_rh_hold(w, true), 1U);
+	KUNIT_EXPECT_EQ(test, fphint_rh_hold(w | FPHINT_RH_WHOLE, true), 0U);
 	/* Pages freed into it one by one: its large blocks wait with its small ones. */
-	KUNIT_EXPECT_EQ(test, fphint_rh_hold(w | FPHINT_RH_SMALL),
+	KUNIT_EXPECT_EQ(test, fphint_rh_hold(w | FPHINT_RH_SMALL, true),
 			(unsigned int)FPHINT_SETTLE_PASSES);
-	KUNIT_EXPECT_EQ(test, fphint_rh_hold(w | FPHINT_RH_SMALL | FPHINT_RH_WHOLE), 0U);
+	KUNIT_EXPECT_EQ(test, fphint_rh_hold(w | FPHINT_RH_SMALL | FPHINT_RH_WHOLE, true), 0U);
 	/* Taken back within the churn window: hotter, once per report. */
 	w = fphint_rh_reported(w, fphint_test_at(1000));
 	KUNIT_EXPECT_TRUE(test, w & FPHINT_RH_VERDICT);
@@ -34,14 +34,14 @@ static void fphint_test_rh_heat(struct kunit *test)
 	w = fphint_rh_reused(w, fphint_test_at(1400));
 	KUNIT_EXPECT_EQ(test, fphint_rh_heat(w), 1U);
 	/* A hot region waits 4^heat passes, whole or not. */
-	KUNIT_EXPECT_EQ(test, fphint_rh_hold(w), 4U);
-	KUNIT_EXPECT_EQ(test, fphint_rh_hold(w | FPHINT_RH_WHOLE), 4U);
+	KUNIT_EXPECT_EQ(test, fphint_rh_hold(w, true), 4U);
+	KUNIT_EXPECT_EQ(test, fphint_rh_hold(w | FPHINT_RH_WHOLE, true), 4U);
 	for (i = 0; i < 5; i++) {
 		w = fphint_rh_reported(w, fphint_test_at(2000 + 1000 * i));
 		w = fphint_rh_reused(w, fphint_test_at(2100 + 1000 * i));
 	}
 	KUNIT_EXPECT_EQ(test, fphint_rh_heat(w), (unsigned int)FPHINT_RH_HEAT_MAX);
-	KUNIT_EXPECT_EQ(test, fphint_rh_hold(w), 64U);
+	KUNIT_EXPECT_EQ(test, fphint_rh_hold(w, true), 64U);
 	/* Taken back long after the report: ordinary use, no hotter. */
 	w = fphint_rh_reported(w, fphint_test_at(10000));
 	w = fphint_rh_reused(w, fphint_test_at(10000 + FPHINT_CHURN_WINDOW_MS + 100));
@@ -63,10 +63,16 @@ static void fphint_test_rh_heat(struct kunit *test)
 static void fphint_test_rh_settle(struct kunit *test)
 {
 	/* Nothing small freed: no settled walk. */
-	KUNIT_EXPECT_EQ(test, fphint_rh_settle(0), 0U);
+	KUNIT_EXPECT_EQ(test, fphint_rh_settle(0, true), 0U);
 	/* Small blocks wait a few passes, a hot region's longer. */
-	KUNIT_EXPECT_EQ(test, fphint_rh_settle(FPHINT_RH_SMALL), (unsigned int)FPHINT_SETTLE_PASSES);
-	KUNIT_EXPECT_EQ(test, fphint_rh_settle(FPHINT_RH_SMALL | 2), 16U);
+	KUNIT_EXPECT_EQ(test, fphint_rh_settle(FPHINT_RH_SMALL, true),
+			(unsigned int)FPHINT_SETTLE_PASSES);
+	KUNIT_EXPECT_EQ(test, fphint_rh_settle(FPHINT_RH_SMALL | 2, true), 16U);
+	/* The allocator takes nothing: a pass, a hot region's own hold. */
+	KUNIT_EXPECT_EQ(test, fphint_rh_settle(FPHINT_RH_SMALL, false), 1U);
+	KUNIT_EXPECT_EQ(test, fphint_rh_hold(FPHINT_RH_SMALL, false), 1U);
+	KUNIT_EXPECT_EQ(test, fphint_rh_settle(FPHINT_RH_SMALL | 2, false), 16U);
+	KUNIT_EXPECT_EQ(test, fphint_rh_settle(0, false), 0U);
 	/* The clock wraps: age is taken modulo it. */
 	KUNIT_EXPECT_EQ(test, fphint_rh_heat(fphint_rh_reused(
 		fphint_rh_reported(0, (u32)-fphint_test_at(100) & ~FPHINT_RH_FLAGS),
