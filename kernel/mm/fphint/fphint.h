@@ -364,9 +364,9 @@ static inline unsigned long fphint_region(unsigned long pfn)
  */
 #define FPHINT_SETTLE_PASSES	4
 /*
- * The allocator is "taking" memory when it took this many pages from the
- * free lists since the last pass: 2 MiB.  Churn takes tens of MiB per
- * pass; a process freeing what it touched, the slab pages of its unmaps.
+ * The allocator is "taking" memory (region.c) when it took at least this
+ * many pages from the free lists within a pass delay, 2 MiB, and at least
+ * half of what was freed meanwhile.
  */
 #define FPHINT_TAKING_MIN_PAGES	(SZ_2M >> PAGE_SHIFT)
 static inline unsigned int fphint_rh_heat(u32 w)

@@ -50,10 +50,12 @@ static u32 fphint_large_taken;
 DEFINE_PER_CPU(unsigned long, fphint_taken_pages);
 /*
  * fphint_allocator_taking(), worker-only: the sum of fphint_taken_pages
- * at the start of the window being counted and when (jiffies | 1) it
- * began, and when a window last saw FPHINT_TAKING_MIN_PAGES taken.
+ * and the free pages at the start of the window being counted, when
+ * (jiffies | 1) it began, and when a window last found the allocator
+ * taking memory.
  */
 static unsigned long fphint_taken_ref;
+static long fphint_free_ref;
 static u32 fphint_taken_ref_at, fphint_taking_at;
 
 static u32 *fphint_rh_word(unsigned long pfn)
@@ -246,31 +248,44 @@ static bool fphint_allocator_splitting(void)
 }
 
 /*
- * Has the allocator taken FPHINT_TAKING_MIN_PAGES or more from the free
- * lists within a pass delay, the last time within two delays?  Counted
- * in windows of a delay or more, not from the last call: passes come a
- * tick apart too (a region freed whole after long use), and a few ms
- * of churn take little (under churn, small blocks reported by a pass 8 ms
- * after the one before were taken again 92 ms later).
+ * Was the allocator taking memory again, the last time within two pass
+ * delays?  Counted in windows of a delay or more, not from the last call:
+ * passes come a tick apart too, and a few ms of churn take little (small
+ * blocks reported by a pass 8 ms after the one before were taken again
+ * 92 ms later).  "Taking" is FPHINT_TAKING_MIN_PAGES or more taken from
+ * the free lists, and at least half what went back to them: recycling.
+ * A process freeing what it touched, 70 MiB a delay, has a system's
+ * background take 3-16 MiB meanwhile (under TCG, the bench's shell
+ * forking its samplers); churn takes about what it frees.  Only "now":
+ * a window or a verdict older than FPHINT_SETTLED_LIFE_MS says nothing
+ * of it (with a delay of a minute, a job's exit is not recycling because
+ * the job's start took memory in the same window).
  */
 static bool fphint_allocator_taking(void)
 {
-	unsigned int delay = fphint_delay_now_ms();
+	unsigned int delay = fphint_delay_now_ms(), window;
+	long free_pages, freed;
+	unsigned long taken = 0;
 	u32 now = jiffies;
-	unsigned long sum = 0;
 	int cpu;
 
-	for_each_possible_cpu(cpu)
-		sum += per_cpu(fphint_taken_pages, cpu);
-	if (sum - fphint_taken_ref >= FPHINT_TAKING_MIN_PAGES) {
-		fphint_taking_at = now | 1;
-		fphint_taken_ref = sum;
+	window = fphint_ms_since(fphint_taken_ref_at, now);
+	if (window >= delay) {
+		for_each_possible_cpu(cpu)
+			taken += per_cpu(fphint_taken_pages, cpu);
+		taken -= fphint_taken_ref;
+		fphint_taken_ref += taken;
+		/* Freed: what the free lists gained, plus what was taken meanwhile. */
+		free_pages = global_zone_page_state(NR_FREE_PAGES);
+		freed = free_pages - fphint_free_ref + (long)taken;
+		fphint_free_ref = free_pages;
 		fphint_taken_ref_at = now | 1;
-	} else if (fphint_ms_since(fphint_taken_ref_at, now) > delay) {
-		fphint_taken_ref = sum;
-		fphint_taken_ref_at = now | 1;
+		if (taken >= FPHINT_TAKING_MIN_PAGES && 2 * (long)taken >= freed &&
+		    window <= FPHINT_SETTLED_LIFE_MS)
+			fphint_taking_at = now | 1;
 	}
-	return fphint_taking_at && fphint_ms_since(fphint_taking_at, now) < 2 * delay;
+	return fphint_taking_at &&
+	       fphint_ms_since(fphint_taking_at, now) < min(2 * delay, FPHINT_SETTLED_LIFE_MS);
 }
 
 /**

@@ -74,11 +74,15 @@ static void fphint_test_sort_quiet_taking(struct kunit *test)
 	unsigned int nn, front, back;
 
 	KUNIT_ASSERT_NOT_NULL(test, mem);
-	/* A region of real memory with pages freed into it one by one. */
+	/*
+	 * A region of real memory, past its first second in use, with pages
+	 * freed into it one by one (after the wait: a pass meanwhile may
+	 * walk the region and clear that).
+	 */
 	r = fphint_region(page_to_pfn(virt_to_page(mem)));
-	fphint_region_freed(r, 0, true);
 	if (!fphint_region_lived(r))
 		msleep(FPHINT_SETTLED_LIFE_MS);
+	fphint_region_freed(r, 0, true);
 	pending[0] = r;
 
 	/* Quiet for a pass while the allocator takes memory: its small blocks wait. */
