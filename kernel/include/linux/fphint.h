@@ -26,7 +26,7 @@ struct fphint_stats {
 	u64 cnt[FPHINT_STAT_NR];
 };
 DECLARE_PER_CPU(struct fphint_stats, fphint_stats);
-/* Pages the allocator took from the free lists (fphint_allocator_taking()). */
+/* Pages the allocator took from the free lists (fphint_allocator_seen()). */
 DECLARE_PER_CPU(unsigned long, fphint_taken_pages);
 /* On while fphint is enabled: the free path hooks below do something. */
 DECLARE_STATIC_KEY_FALSE(fphint_free_hook);

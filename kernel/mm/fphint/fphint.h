@@ -381,7 +381,7 @@ bool fphint_rh_lived(u32 taken, u32 now);
 bool fphint_region_lived(unsigned long pfn);
 /* What the allocator did lately, for capture's waits (fphint_allocator_seen()). */
 #define FPHINT_ALLOC_SPLITTING	BIT(0)	/* split a pageblock-order block lately */
-#define FPHINT_ALLOC_TAKING	BIT(1)	/* took memory since the last pass */
+#define FPHINT_ALLOC_TAKING	BIT(1)	/* recycling what is freed, now */
 unsigned int fphint_allocator_seen(void);
 u32 fphint_region_freed(unsigned long pfn, unsigned int order, bool small);
 void fphint_region_reported(struct fphint_pass *pass, unsigned long pfn);
@@ -423,6 +423,7 @@ unsigned int fphint_void_step(unsigned int level, unsigned int *strikes,
 /* Pages capture reported and pages that churned: this churn window, the last. */
 struct fphint_churn_window {
 	unsigned long start;		/* jiffies: the current window began */
+	unsigned long last;		/* jiffies: the last step */
 	unsigned long reported[2];
 	unsigned long churned[2];
 };

@@ -120,10 +120,7 @@ u32 fphint_rh_reported(u32 w, u32 now)
 /**
  * fphint_rh_hold - quiet passes before a captured region is walked
  * @w: the region's word
- *
- * Pure, for KUnit.
- *
- * @taking: the allocator is taking memory (fphint_allocator_taking())
+ * @taking: the allocator is taking memory (fphint_allocator_seen())
  *
  * A region that is not one free block and had pages freed into it one by
  * one, while the allocator takes memory, is being recycled a page at a
@@ -131,7 +128,7 @@ u32 fphint_rh_reported(u32 w, u32 now)
  * the allocator takes, so they wait as long as its small ones.  Under
  * churn, order-9 halves of such regions walked after one quiet pass were
  * taken again 16-340 ms after their report, at moments when no
- * pageblock-order block had been split for two delays.
+ * pageblock-order block had been split for two delays.  Pure, for KUnit.
  *
  * Return: 0 for a cold whole region (at once), 4^heat for a hot one,
  * FPHINT_SETTLE_PASSES for one pages were freed into while @taking, else 1.
@@ -148,7 +145,7 @@ unsigned int fphint_rh_hold(u32 w, bool taking)
 /**
  * fphint_rh_settle - quiet passes before a region's small blocks are walked
  * @w: the region's word
- * @taking: the allocator is taking memory (fphint_allocator_taking())
+ * @taking: the allocator is taking memory (fphint_allocator_seen())
  *
  * While the allocator takes nothing, what was freed is not about to be
  * taken: a process freeing what it touched (fragmented memory, 4 KiB
@@ -285,7 +282,8 @@ static bool fphint_allocator_taking(void)
 			fphint_taking_at = now | 1;
 	}
 	return fphint_taking_at &&
-	       fphint_ms_since(fphint_taking_at, now) < min(2 * delay, FPHINT_SETTLED_LIFE_MS);
+	       fphint_ms_since(fphint_taking_at, now) <
+	       min_t(unsigned int, 2 * delay, FPHINT_SETTLED_LIFE_MS);
 }
 
 /**

@@ -31,7 +31,12 @@ bool fphint_hysteresis(bool was, unsigned long val, unsigned long floor,
  * stop qualifying.  A pass that saw none halves it again on evidence: 4
  * MiB reported in the windows, under 1/16 of it churned.  Little reported
  * proves nothing either way and holds the level; an idle worker decays it
- * separately (fphint_backoff_now()).
+ * separately (fphint_backoff_now()).  Churn counted since a step longer
+ * ago than both windows may have happened any time since, mostly before
+ * them, and is no evidence: a guest that frees nothing runs no passes,
+ * and the first pass after such a spell counted a workload's start, which
+ * took memory reported just before, as churn now (it backed the
+ * fragmented bench's free off to an 800 ms delay).
  *
  * @cw: the windows, updated; @now: jiffies; @reported: pages this pass
  * reported; @churned: pages that churned since the last pass.
@@ -43,6 +48,9 @@ unsigned int fphint_backoff_step(struct fphint_churn_window *cw,
 	unsigned long len = msecs_to_jiffies(FPHINT_CHURN_WINDOW_MS);
 	unsigned long rep, chu;
 
+	if (!time_in_range_open(now, cw->last, cw->last + 2 * len))
+		churned = 0;
+	cw->last = now;
 	if (!time_in_range_open(now, cw->start, cw->start + len)) {
 		bool next = time_in_range_open(now, cw->start + len, cw->start + 2 * len);
 

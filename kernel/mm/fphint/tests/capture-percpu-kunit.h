@@ -45,7 +45,8 @@ static void fphint_test_sort_quiet(struct kunit *test)
 	unsigned int nn, front, back;
 
 	/* Quiet for a pass: walked; freed into again: waits from 0 again. */
-	nn = fphint_percpu_sort_quiet(pending, 3, fresh, 2, next, out, 4, &front, &back, FPHINT_ALLOC_TAKING);
+	nn = fphint_percpu_sort_quiet(pending, 3, fresh, 2, next, out, 4,
+				      &front, &back, FPHINT_ALLOC_TAKING);
 	KUNIT_ASSERT_EQ(test, front, 2U);
 	KUNIT_EXPECT_EQ(test, out[0], a);
 	KUNIT_EXPECT_EQ(test, out[1], c);
@@ -54,32 +55,40 @@ static void fphint_test_sort_quiet(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, next[0], b);
 	KUNIT_EXPECT_EQ(test, next[1], d);
 	/* The next pass, nothing freed: both go. */
-	nn = fphint_percpu_sort_quiet(next, nn, NULL, 0, pending, out, 4, &front, &back, FPHINT_ALLOC_TAKING);
+	nn = fphint_percpu_sort_quiet(next, nn, NULL, 0, pending, out, 4,
+				      &front, &back, FPHINT_ALLOC_TAKING);
 	KUNIT_EXPECT_EQ(test, nn, 0U);
 	KUNIT_ASSERT_EQ(test, front, 2U);
 	KUNIT_EXPECT_EQ(test, out[0], b);
 	KUNIT_EXPECT_EQ(test, out[1], d);
 	/* No room to wait (cap 1): reported now rather than forgotten. */
-	nn = fphint_percpu_sort_quiet(NULL, 0, fresh, 2, next, out, 1, &front, &back, FPHINT_ALLOC_TAKING);
+	nn = fphint_percpu_sort_quiet(NULL, 0, fresh, 2, next, out, 1,
+				      &front, &back, FPHINT_ALLOC_TAKING);
 	KUNIT_EXPECT_EQ(test, nn, 1U);
 	KUNIT_EXPECT_EQ(test, next[0], b);
 	KUNIT_ASSERT_EQ(test, front, 1U);
 	KUNIT_EXPECT_EQ(test, out[0], d);
 }
 
-static void fphint_test_sort_quiet_taking(struct kunit *test)
+/* A region of real memory with history: the one a small allocation lies in. */
+static unsigned long fphint_test_real_region(struct kunit *test)
 {
 	void *mem = kunit_kzalloc(test, 64, GFP_KERNEL);
-	unsigned long r, pending[1], next[1], out[2];
-	unsigned int nn, front, back;
 
 	KUNIT_ASSERT_NOT_NULL(test, mem);
+	return fphint_region(page_to_pfn(virt_to_page(mem)));
+}
+
+static void fphint_test_sort_quiet_taking(struct kunit *test)
+{
+	unsigned long r = fphint_test_real_region(test), pending[1], next[1], out[2];
+	unsigned int nn, front, back;
+
 	/*
-	 * A region of real memory, past its first second in use, with pages
-	 * freed into it one by one (after the wait: a pass meanwhile may
-	 * walk the region and clear that).
+	 * Past its first second in use, with pages freed into it one by one
+	 * (after the wait: a pass meanwhile may walk the region and clear
+	 * that).
 	 */
-	r = fphint_region(page_to_pfn(virt_to_page(mem)));
 	if (!fphint_region_lived(r))
 		msleep(FPHINT_SETTLED_LIFE_MS);
 	fphint_region_freed(r, 0, true);
@@ -99,13 +108,9 @@ static void fphint_test_sort_quiet_taking(struct kunit *test)
 
 static void fphint_test_sort_quiet_young(struct kunit *test)
 {
-	void *mem = kunit_kzalloc(test, 64, GFP_KERNEL);
-	unsigned long r, pending[1], next[1], out[2];
+	unsigned long r = fphint_test_real_region(test), pending[1], next[1], out[2];
 	unsigned int nn, front, back;
 
-	KUNIT_ASSERT_NOT_NULL(test, mem);
-	/* A region of real memory, the one this allocation lies in. */
-	r = fphint_region(page_to_pfn(virt_to_page(mem)));
 	pending[0] = r | 3;
 
 	/*
@@ -113,7 +118,8 @@ static void fphint_test_sort_quiet_young(struct kunit *test)
 	 * only keeps this region from being reported for a second).
 	 */
 	__fphint_region_taken(r, MAX_ORDER - 1);
-	nn = fphint_percpu_sort_quiet(pending, 1, NULL, 0, next, out, 1, &front, &back, FPHINT_ALLOC_TAKING);
+	nn = fphint_percpu_sort_quiet(pending, 1, NULL, 0, next, out, 1,
+				      &front, &back, FPHINT_ALLOC_TAKING);
 	KUNIT_EXPECT_EQ(test, front, 0U);
 	KUNIT_EXPECT_EQ(test, back, 2U);
 	KUNIT_ASSERT_EQ(test, nn, 1U);
@@ -128,12 +134,14 @@ static void fphint_test_sort_quiet_splitting(struct kunit *test)
 	unsigned int nn, front, back;
 
 	/* The allocator is splitting large blocks: a part-free region waits. */
-	nn = fphint_percpu_sort_quiet(pending, 1, NULL, 0, next, out, 1, &front, &back, FPHINT_ALLOC_SPLITTING | FPHINT_ALLOC_TAKING);
+	nn = fphint_percpu_sort_quiet(pending, 1, NULL, 0, next, out, 1,
+				      &front, &back, FPHINT_ALLOC_SPLITTING | FPHINT_ALLOC_TAKING);
 	KUNIT_EXPECT_EQ(test, front, 0U);
 	KUNIT_ASSERT_EQ(test, nn, 1U);
 	KUNIT_EXPECT_EQ(test, next[0], a | 2);
 	/* Once it stopped, it goes. */
-	nn = fphint_percpu_sort_quiet(next, 1, NULL, 0, pending, out, 1, &front, &back, FPHINT_ALLOC_TAKING);
+	nn = fphint_percpu_sort_quiet(next, 1, NULL, 0, pending, out, 1,
+				      &front, &back, FPHINT_ALLOC_TAKING);
 	KUNIT_EXPECT_EQ(test, nn, 0U);
 	KUNIT_ASSERT_EQ(test, front, 1U);
 	KUNIT_EXPECT_EQ(test, out[0], a);
