@@ -403,21 +403,31 @@ TEST_F(fphint, pass_and_zone_lock_time_counted)
  */
 TEST_F(fphint, used_memory_freed_whole_reported_at_once)
 {
-	uint64_t rep;
+	const uint64_t pages = (256 << 20) / 4096;
+	uint64_t rep, got;
 	int status;
 	pid_t pid;
 
 	ASSERT_EQ(0, write_str(FP "transport", "null"));
 	ASSERT_EQ(0, write_str(FP "report_delay_ms", "60000"));
 	sleep(1);
-	pid = hold_memory(64 << 20);
+	/*
+	 * 256 MiB, not 64: the allocator hands out the small free blocks of
+	 * regions in use by others first, and what the job freed there is
+	 * no region freed whole; after the earlier tests those took 20 to
+	 * 52 MiB of a 64 MiB job.  Past them, it splits regions of its own.
+	 */
+	pid = hold_memory(pages * 4096);
 	ASSERT_GT(pid, 0);
 	sleep(2);	/* longer than FPHINT_SETTLED_LIFE_MS */
 	rep = stat_u64("reported_pages");
 	kill(pid, SIGKILL);
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	/* Half of it, the rest may sit on the per-CPU lists. */
-	EXPECT_GT(wait_stat_above("reported_pages", rep + 8192, 10), rep + 8192);
+	/* Half of it: the rest may sit on the per-CPU lists or in shared regions. */
+	got = wait_stat_above("reported_pages", rep + pages / 2, 10) - rep;
+	TH_LOG("%llu of %llu pages reported", (unsigned long long)got,
+	       (unsigned long long)pages);
+	EXPECT_GT(got, pages / 2);
 	EXPECT_EQ(0, wait_isolated_zero(10));
 }
 
