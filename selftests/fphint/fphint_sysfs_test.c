@@ -520,17 +520,19 @@ TEST_F(fphint, ratelimit_caps_rate)
 
 /*
  * Memory reported and then reused at once makes fphint back off, and it
- * recovers.  (Steady churn never gets that far: its regions never go quiet.
- * Pausing between rounds lets them, so each round reuses reported memory.)
- * Reported blocks go back to the tail of the free lists, so in a guest
- * with most of its memory free the allocator takes what was reported
- * rounds ago, outside the churn window, and nothing counts as churned:
- * a process holds all but 256 MiB, so each round takes memory the last
- * few reported.
+ * recovers.  (Steady churn never gets that far: its regions never go quiet,
+ * and memory taken under a second ago waits out that second.  Pausing
+ * 1.2 s between rounds lets a round's memory be reported, so the next one
+ * reuses it.)  Reported blocks go back to the tail of the free lists, so
+ * in a guest with most of its memory free the allocator takes what was
+ * reported rounds ago, outside the churn window, and nothing counts as
+ * churned: a process holds all but 96 MiB, so each round of 64 MiB takes
+ * memory the last one reported (with 256 MiB free and these pauses,
+ * memory reported four rounds, 5 s, before: 120 rounds, no backoff).
  */
 TEST_F_TIMEOUT(fphint, churn_backs_off, 600)
 {
-	long spare_kib = free_kib() - (256 << 10);
+	long spare_kib = free_kib() - (96 << 10);
 	pid_t pid;
 
 	/* Only memory a host discarded is marked reported, so only it counts as reused. */
@@ -546,9 +548,9 @@ TEST_F_TIMEOUT(fphint, churn_backs_off, 600)
 	/* Rounds until the backoff engages; how many depends on the host's load. */
 	int rounds = 0;
 
-	while (rounds < 240 && stat_u64("backoffs") <= backoffs) {
+	while (rounds < 120 && stat_u64("backoffs") <= backoffs) {
 		churn(64);
-		usleep(100000);
+		usleep(1200000);
 		rounds++;
 	}
 	EXPECT_GT(stat_u64("reused_pages"), reused);
