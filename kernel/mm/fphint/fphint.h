@@ -439,7 +439,8 @@ struct fphint_churn_window {
 };
 unsigned int fphint_backoff_step(struct fphint_churn_window *cw,
 				 unsigned int level, unsigned long now,
-				 unsigned long reported, unsigned long churned);
+				 unsigned long reported, unsigned long churned,
+				 long grew);
 bool fphint_hysteresis(bool was, unsigned long val, unsigned long floor,
 		       unsigned long hyst);
 struct fphint_bucket {

@@ -211,14 +211,16 @@ bool fphint_region_lived(unsigned long pfn)
 /*
  * The allocator took a block of @order >= pageblock_order at @pfn
  * (fphint_note_alloc()): that much of the region's memory starts its life,
- * and the allocator has run out of smaller blocks.  The half of a region
- * counts as much as the whole: a region split once is taken half by half
- * afterwards, and under churn, regions taken whole 1.4-1.5 s earlier and
- * recycled an order-9 half at a time since read as in use all along, so
- * their free half went out at once and came back 96-700 ms after its
- * report.  The region is no longer one free block either: a whole flag
- * left over from before held none of it back (fphint_rh_hold() 0, and
- * none of the splitting wait).  zone->lock held.
+ * and the allocator has run out of smaller blocks.  A pageblock is half
+ * a region where HUGETLB_PAGE makes pageblock_order 9 (distribution
+ * kernels), the whole region otherwise (the bench's guest); the half
+ * counts as much as the whole, since a region split once is taken half
+ * by half afterwards.  The region is no longer one free block either:
+ * under churn, regions taken whole 1.4-1.5 s earlier, and recycled an
+ * order-9 half at a time since, kept the whole flag of the last time they
+ * were free, so their free half was held back none (fphint_rh_hold() 0,
+ * and none of the splitting wait), went out at once and came back
+ * 96-700 ms after its report.  zone->lock held.
  */
 void __fphint_region_taken(unsigned long pfn, unsigned int order)
 {

@@ -142,8 +142,9 @@ static void fphint_test_sort_quiet_young(struct kunit *test)
 }
 
 /*
- * Half a region taken just now starts its clock as the whole does, and
- * the region is no longer one free block.
+ * A pageblock of a region taken just now (half of it with HUGETLB_PAGE,
+ * all of it without) starts its clock as the whole does, and the region
+ * is no longer one free block.
  */
 static void fphint_test_sort_quiet_half_taken(struct kunit *test)
 {
@@ -153,7 +154,8 @@ static void fphint_test_sort_quiet_half_taken(struct kunit *test)
 	pending[0] = r | 3;
 	fphint_region_freed(r, FPHINT_REGION_ORDER, false);
 	KUNIT_ASSERT_TRUE(test, fphint_region_word(r) & FPHINT_RH_WHOLE);
-	__fphint_region_taken(r + (1UL << pageblock_order), pageblock_order);
+	__fphint_region_taken(r + FPHINT_REGION_PAGES - pageblock_nr_pages,
+			      pageblock_order);
 	KUNIT_EXPECT_FALSE(test, fphint_region_word(r) & FPHINT_RH_WHOLE);
 	KUNIT_EXPECT_FALSE(test, fphint_region_lived(r));
 	nn = fphint_percpu_sort_quiet(pending, 1, NULL, 0, next, out, 1,
