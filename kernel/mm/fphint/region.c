@@ -218,8 +218,8 @@ bool fphint_region_lived(unsigned long pfn)
  * by half afterwards.  The region is no longer one free block either:
  * under churn, regions taken whole 1.4-1.5 s earlier, and recycled an
  * order-9 half at a time since, kept the whole flag of the last time they
- * were free, so their free half was held back none (fphint_rh_hold() 0,
- * and none of the splitting wait), went out at once and came back
+ * were free, so nothing held their free half back (fphint_rh_hold() 0,
+ * and none of the splitting wait): it went out at once and came back
  * 96-700 ms after its report.  zone->lock held.
  */
 void __fphint_region_taken(unsigned long pfn, unsigned int order)
