@@ -521,14 +521,15 @@ TEST_F(fphint, ratelimit_caps_rate)
 /*
  * Memory reported and then reused at once makes fphint back off, and it
  * recovers.  (Steady churn never gets that far: its regions never go quiet,
- * and memory taken under a second ago waits out that second.  Pausing
+ * and a region a pageblock or more of which was taken under a second ago
+ * waits out that second.  Pausing
  * 1.2 s between rounds lets a round's memory be reported, so the next one
  * reuses it.)  Reported blocks go back to the tail of the free lists, so
  * in a guest with most of its memory free the allocator takes what was
  * reported rounds ago, outside the churn window, and nothing counts as
  * churned: a process holds all but 96 MiB, so each round of 64 MiB takes
- * memory the last one reported (with 256 MiB free and these pauses,
- * memory reported four rounds, 5 s, before: 120 rounds, no backoff).
+ * memory the last one reported (with 256 MiB free and 1.5 s pauses, it
+ * took memory reported four rounds, 5 s, before: 120 rounds, no backoff).
  */
 TEST_F_TIMEOUT(fphint, churn_backs_off, 600)
 {

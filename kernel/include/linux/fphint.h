@@ -121,10 +121,10 @@ void __fphint_region_taken(unsigned long pfn, unsigned int order);
  * memory handed out again: the refaults hinting costs the host, and the
  * signal fphint backs off on, globally and for the block's region, and
  * every take, for whether the allocator is taking memory at all.  A
- * whole MAX_ORDER block taken starts the clock that tells, when it is
- * freed whole again, memory that was in use from memory being recycled;
- * any block of pageblock_order or more taken says the allocator has run
- * out of smaller ones (fphint_allocator_splitting()).
+ * block of pageblock_order or more taken starts its region's clock that
+ * tells, when the region is freed whole again, memory that was in use
+ * from memory being recycled, and says the allocator has run out of
+ * smaller ones (fphint_allocator_splitting()).
  *
  * Return: nothing.
  */

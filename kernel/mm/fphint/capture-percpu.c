@@ -9,7 +9,8 @@
  * free block, more for one whose reports were taken back at once, and,
  * while the allocator takes memory, a few for one pages were freed into
  * one by one.  Whatever the history, memory about to be taken again
- * waits: a region taken whole under a second ago, and one that is not a
+ * waits: a region a pageblock or more of which was taken under a second
+ * ago, and one that is not a
  * free block while the allocator splits large ones.  Costs one uncontended
  * per-CPU lock per free, nothing else.  A full buffer drops the entry and
  * asks for a scan of the free lists (capture-scan.c).
@@ -200,9 +201,10 @@ static unsigned int fphint_percpu_sort_quiet(const unsigned long *pending,
 		settle = fphint_rh_settle(w, taking);
 		/*
 		 * Memory about to be taken again waits, whatever the
-		 * region's history says: a region the allocator took whole
-		 * under FPHINT_SETTLED_LIFE_MS ago and that is partly free
-		 * again is being recycled (churn's mmap/touch/munmap); and
+		 * region's history says: a region the allocator took a
+		 * pageblock or more of under FPHINT_SETTLED_LIFE_MS ago and
+		 * that is partly free again is being recycled (churn's
+		 * mmap/touch/munmap); and
 		 * while the allocator is splitting blocks of pageblock_order
 		 * and up, a region that is not one free block holds blocks
 		 * it takes first (region.c).

@@ -128,6 +128,7 @@ bool fphint_owns_reporting(void)
 static unsigned int fphint_backoff;
 static unsigned long fphint_last_pass_end;	/* jiffies */
 static u64 fphint_churned_seen;	/* churned_pages at the last pass */
+static long fphint_free_seen;	/* NR_FREE_PAGES at the last pass's end */
 static struct fphint_churn_window fphint_churn_win;
 
 static struct workqueue_struct *fphint_wq;
@@ -777,6 +778,7 @@ static void fphint_worker(struct work_struct *work)
 	unsigned long *pfns;
 	u64 churned, began = local_clock();
 	unsigned int nr, level;
+	long free;
 
 	mutex_lock(&fphint_mutex);
 	if (!fphint_enabled)
@@ -823,12 +825,17 @@ static void fphint_worker(struct work_struct *work)
 	 * (fphint_backoff_step()).  Memory reported long ago, or found free
 	 * by a scan (at boot, say), and allocated now is ordinary use, not
 	 * churn: a guest that starts using the memory it booted with must
-	 * not slow down the report of what it frees next.
+	 * not slow down the report of what it frees next.  Every block the
+	 * pass isolated is back on the free lists by now, so the free count
+	 * compares with the last pass's.
 	 */
 	churned = fphint_stat_sum(FPHINT_STAT_CHURNED_PAGES);
+	free = global_zone_page_state(NR_FREE_PAGES);
 	level = fphint_backoff_step(&fphint_churn_win, fphint_backoff, jiffies,
-				    pass->reported, churned - fphint_churned_seen);
+				    pass->reported, churned - fphint_churned_seen,
+				    free - fphint_free_seen);
 	fphint_churned_seen = churned;
+	fphint_free_seen = free;
 	if (level > fphint_backoff)
 		fphint_count(FPHINT_STAT_BACKOFFS, 1);
 	WRITE_ONCE(fphint_backoff, level);

@@ -369,6 +369,8 @@ static inline unsigned long fphint_region(unsigned long pfn)
  * half of what was freed meanwhile.
  */
 #define FPHINT_TAKING_MIN_PAGES	(SZ_2M >> PAGE_SHIFT)
+/* Windows that saw the allocator busy but not taking before it is not. */
+#define FPHINT_TAKING_LAPSE	2
 static inline unsigned int fphint_rh_heat(u32 w)
 {
 	return w & 3;
@@ -379,6 +381,14 @@ unsigned int fphint_rh_hold(u32 w, bool taking);
 unsigned int fphint_rh_settle(u32 w, bool taking);
 bool fphint_rh_lived(u32 taken, u32 now);
 bool fphint_region_lived(unsigned long pfn);
+/* What one window of the allocator's activity says (fphint_window_verdict()). */
+enum fphint_window {
+	FPHINT_WINDOW_IDLE,		/* nothing to go by */
+	FPHINT_WINDOW_TAKING,
+	FPHINT_WINDOW_NOT_TAKING,
+};
+enum fphint_window fphint_window_verdict(unsigned long taken, long freed,
+					 unsigned int window_ms);
 /* What the allocator did lately, for capture's waits (fphint_allocator_seen()). */
 #define FPHINT_ALLOC_SPLITTING	BIT(0)	/* split a pageblock-order block lately */
 #define FPHINT_ALLOC_TAKING	BIT(1)	/* recycling what is freed, now */
@@ -429,7 +439,8 @@ struct fphint_churn_window {
 };
 unsigned int fphint_backoff_step(struct fphint_churn_window *cw,
 				 unsigned int level, unsigned long now,
-				 unsigned long reported, unsigned long churned);
+				 unsigned long reported, unsigned long churned,
+				 long grew);
 bool fphint_hysteresis(bool was, unsigned long val, unsigned long floor,
 		       unsigned long hyst);
 struct fphint_bucket {

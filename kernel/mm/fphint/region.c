@@ -14,7 +14,8 @@
  *    cold whole region goes out at the first pass.  Capture brings that
  *    pass forward (fphint_kick_soon()) when the region had stayed
  *    allocated FPHINT_SETTLED_LIFE_MS or more (its own clock, started when
- *    the allocator took it whole): a burst of memory that was in use is
+ *    the allocator last took a pageblock or more of it): a burst of memory
+ *    that was in use is
  *    reported at once, while memory recycled faster than that (churn's
  *    mmap/touch/munmap) waits until it has been a second since the
  *    allocator took it (capture-percpu.c), by when it is usually taken
@@ -40,8 +41,9 @@
 
 /*
  * fphint_rh_nr words, then as many taken times: per region, jiffies | 1
- * when the allocator last took it whole (0: not since boot), how long its
- * memory was in use when it is freed whole.
+ * when the allocator last took a block of pageblock_order or more of it
+ * (0: not since boot), how long its memory was in use when it is freed
+ * whole.
  */
 static u32 *fphint_rh;
 static unsigned long fphint_rh_nr;
@@ -176,13 +178,14 @@ static unsigned int fphint_ms_since(u32 stamp, u32 now)
 
 /**
  * fphint_rh_lived - had a region freed whole been in use long enough?
- * @taken: jiffies | 1 when the allocator took it whole, 0 if never
+ * @taken: jiffies | 1 when the allocator last took a pageblock or more of
+ *	it, 0 if never
  * @now: jiffies
  *
  * Pure, for KUnit.
  *
  * Return: true when it stayed allocated FPHINT_SETTLED_LIFE_MS or more,
- * or was never taken whole since boot.
+ * or nothing of it was taken since boot.
  */
 bool fphint_rh_lived(u32 taken, u32 now)
 {
@@ -207,18 +210,27 @@ bool fphint_region_lived(unsigned long pfn)
 
 /*
  * The allocator took a block of @order >= pageblock_order at @pfn
- * (fphint_note_alloc()): a whole region's memory starts its life, and the
- * allocator has run out of smaller blocks.  zone->lock held.
+ * (fphint_note_alloc()): that much of the region's memory starts its life,
+ * and the allocator has run out of smaller blocks.  A pageblock is half
+ * a region where HUGETLB_PAGE makes pageblock_order 9 (distribution
+ * kernels), the whole region otherwise (the bench's guest); the half
+ * counts as much as the whole, since a region split once is taken half
+ * by half afterwards.  The region is no longer one free block either:
+ * under churn, regions taken whole 1.4-1.5 s earlier, and recycled an
+ * order-9 half at a time since, kept the whole flag of the last time they
+ * were free, so nothing held their free half back (fphint_rh_hold() 0,
+ * and none of the splitting wait): it went out at once and came back
+ * 96-700 ms after its report.  zone->lock held.
  */
 void __fphint_region_taken(unsigned long pfn, unsigned int order)
 {
-	u32 now = (u32)jiffies | 1;
+	u32 now = (u32)jiffies | 1, *taken = fphint_rh_taken_word(pfn);
+	u32 *w = fphint_rh_word(pfn);
 
-	if (order >= FPHINT_REGION_ORDER) {
-		u32 *p = fphint_rh_taken_word(pfn);
-
-		if (p)
-			WRITE_ONCE(*p, now);
+	if (taken) {
+		WRITE_ONCE(*taken, now);
+		if (READ_ONCE(*w) & FPHINT_RH_WHOLE)
+			WRITE_ONCE(*w, *w & ~FPHINT_RH_WHOLE);
 	}
 	/* Such takes come in runs within a tick: dirty the line once. */
 	if (READ_ONCE(fphint_large_taken) != now)
@@ -245,8 +257,8 @@ static bool fphint_allocator_splitting(void)
 }
 
 /*
- * Was the allocator taking memory again, the last time within two pass
- * delays?  Counted in windows of a delay or more, not from the last call:
+ * Is the allocator taking memory again?  Counted in windows of a delay
+ * or more, not from the last call:
  * passes come a tick apart too, and a few ms of churn take little (small
  * blocks reported by a pass 8 ms after the one before were taken again
  * 92 ms later).  "Taking" is FPHINT_TAKING_MIN_PAGES or more taken from
@@ -256,8 +268,38 @@ static bool fphint_allocator_splitting(void)
  * forking its samplers); churn takes about what it frees.  Only "now":
  * a window or a verdict older than FPHINT_SETTLED_LIFE_MS says nothing
  * of it (with a delay of a minute, a job's exit is not recycling because
- * the job's start took memory in the same window).
+ * the job's start took memory in the same window).  The verdict lapses
+ * after FPHINT_TAKING_LAPSE windows that saw memory freed or taken but
+ * not recycled; a window that saw neither says nothing (under churn, a
+ * 100 ms window of a stalled vCPU, no page taken or freed, let a pass
+ * report 11 MiB of small blocks that the churn took back 0-60 ms later).
  */
+static unsigned int fphint_taking_lapse = FPHINT_TAKING_LAPSE;
+
+/**
+ * fphint_window_verdict - what a window of the allocator's activity says
+ * @taken: pages taken from the free lists in it
+ * @freed: pages that went back to them
+ * @window_ms: its length, a pass delay or more
+ *
+ * Pure, for KUnit.
+ *
+ * Return: FPHINT_WINDOW_TAKING when it recycled memory (took
+ * FPHINT_TAKING_MIN_PAGES or more, and at least half what was freed),
+ * FPHINT_WINDOW_IDLE when it took and freed less than that or is longer
+ * than FPHINT_SETTLED_LIFE_MS, else FPHINT_WINDOW_NOT_TAKING.
+ */
+enum fphint_window fphint_window_verdict(unsigned long taken, long freed,
+					 unsigned int window_ms)
+{
+	if (window_ms > FPHINT_SETTLED_LIFE_MS ||
+	    (taken < FPHINT_TAKING_MIN_PAGES && freed < (long)FPHINT_TAKING_MIN_PAGES))
+		return FPHINT_WINDOW_IDLE;
+	if (taken >= FPHINT_TAKING_MIN_PAGES && 2 * (long)taken >= freed)
+		return FPHINT_WINDOW_TAKING;
+	return FPHINT_WINDOW_NOT_TAKING;
+}
+
 static bool fphint_allocator_taking(void)
 {
 	unsigned int delay = fphint_delay_now_ms(), window;
@@ -277,13 +319,21 @@ static bool fphint_allocator_taking(void)
 		freed = free_pages - fphint_free_ref + (long)taken;
 		fphint_free_ref = free_pages;
 		fphint_taken_ref_at = now | 1;
-		if (taken >= FPHINT_TAKING_MIN_PAGES && 2 * (long)taken >= freed &&
-		    window <= FPHINT_SETTLED_LIFE_MS)
+		switch (fphint_window_verdict(taken, freed, window)) {
+		case FPHINT_WINDOW_TAKING:
 			fphint_taking_at = now | 1;
+			fphint_taking_lapse = 0;
+			break;
+		case FPHINT_WINDOW_NOT_TAKING:
+			if (fphint_taking_lapse < FPHINT_TAKING_LAPSE)
+				fphint_taking_lapse++;
+			break;
+		case FPHINT_WINDOW_IDLE:
+			break;
+		}
 	}
-	return fphint_taking_at &&
-	       fphint_ms_since(fphint_taking_at, now) <
-	       min_t(unsigned int, 2 * delay, FPHINT_SETTLED_LIFE_MS);
+	return fphint_taking_at && fphint_taking_lapse < FPHINT_TAKING_LAPSE &&
+	       fphint_ms_since(fphint_taking_at, now) < FPHINT_SETTLED_LIFE_MS;
 }
 
 /**

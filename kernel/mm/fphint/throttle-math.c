@@ -36,14 +36,22 @@ bool fphint_hysteresis(bool was, unsigned long val, unsigned long floor,
  * them, and is no evidence: a guest that frees nothing runs no passes,
  * and the first pass after such a spell counted a workload's start, which
  * took memory reported just before, as churn now (it backed the
- * fragmented bench's free off to an 800 ms delay).
+ * fragmented bench's free off to an 800 ms delay).  Nor is churn counted
+ * before a release: a pass after which the free lists hold more than
+ * four times what churned since the last one follows memory given back,
+ * not recycled, and steps no higher (a workload that took 2.4 MiB
+ * reported just before it freed 768 MiB backed that free off to a 1.6 s
+ * delay, and half of it waited 10 s).  Under churn, the passes after its
+ * takes still step.
  *
  * @cw: the windows, updated; @now: jiffies; @reported: pages this pass
- * reported; @churned: pages that churned since the last pass.
+ * reported; @churned: pages that churned since the last pass; @grew:
+ * pages the free lists gained since the last pass (negative: lost).
  */
 unsigned int fphint_backoff_step(struct fphint_churn_window *cw,
 				 unsigned int level, unsigned long now,
-				 unsigned long reported, unsigned long churned)
+				 unsigned long reported, unsigned long churned,
+				 long grew)
 {
 	unsigned long len = msecs_to_jiffies(FPHINT_CHURN_WINDOW_MS);
 	unsigned long rep, chu;
@@ -63,7 +71,8 @@ unsigned int fphint_backoff_step(struct fphint_churn_window *cw,
 	cw->churned[0] += churned;
 	rep = cw->reported[0] + cw->reported[1];
 	chu = cw->churned[0] + cw->churned[1];
-	if (churned && chu >= FPHINT_CHURN_MIN_PAGES && chu > rep / 4)
+	if (churned && chu >= FPHINT_CHURN_MIN_PAGES && chu > rep / 4 &&
+	    grew <= 4 * (long)churned)
 		return min(level + 1, (unsigned int)FPHINT_BACKOFF_MAX);
 	if (!churned && level && rep >= FPHINT_CLEAN_MIN_PAGES && chu < rep / 16)
 		return level - 1;

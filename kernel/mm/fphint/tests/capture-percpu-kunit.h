@@ -141,6 +141,31 @@ static void fphint_test_sort_quiet_young(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, next[0], r | 4);
 }
 
+/*
+ * A pageblock of a region taken just now (half of it with HUGETLB_PAGE,
+ * all of it without) starts its clock as the whole does, and the region
+ * is no longer one free block.
+ */
+static void fphint_test_sort_quiet_half_taken(struct kunit *test)
+{
+	unsigned long r = fphint_test_real_region(test), pending[1], next[1], out[2];
+	unsigned int nn, front, back;
+
+	pending[0] = r | 3;
+	fphint_region_freed(r, FPHINT_REGION_ORDER, false);
+	KUNIT_ASSERT_TRUE(test, fphint_region_word(r) & FPHINT_RH_WHOLE);
+	__fphint_region_taken(r + FPHINT_REGION_PAGES - pageblock_nr_pages,
+			      pageblock_order);
+	KUNIT_EXPECT_FALSE(test, fphint_region_word(r) & FPHINT_RH_WHOLE);
+	KUNIT_EXPECT_FALSE(test, fphint_region_lived(r));
+	nn = fphint_percpu_sort_quiet(pending, 1, NULL, 0, next, out, 1,
+				      &front, &back, 0);
+	KUNIT_EXPECT_EQ(test, front, 0U);
+	KUNIT_EXPECT_EQ(test, back, 2U);
+	KUNIT_ASSERT_EQ(test, nn, 1U);
+	KUNIT_EXPECT_EQ(test, next[0], r | 4);
+}
+
 static void fphint_test_sort_quiet_splitting(struct kunit *test)
 {
 	/* Far above any guest's memory: no history, cold, one quiet pass. */
@@ -168,6 +193,7 @@ static struct kunit_case fphint_capture_cases[] = {
 	/* Before _young, which stamps the region of its allocation taken. */
 	KUNIT_CASE(fphint_test_sort_quiet_taking),
 	KUNIT_CASE(fphint_test_sort_quiet_young),
+	KUNIT_CASE(fphint_test_sort_quiet_half_taken),
 	KUNIT_CASE(fphint_test_sort_quiet_splitting),
 	{}
 };

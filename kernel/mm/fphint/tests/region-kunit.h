@@ -83,7 +83,7 @@ static void fphint_test_rh_lived(struct kunit *test)
 {
 	u32 life = msecs_to_jiffies(FPHINT_SETTLED_LIFE_MS), t = 1001 | 1;
 
-	/* Never taken whole since boot: in use as long as the guest ran. */
+	/* Nothing taken since boot: in use as long as the guest ran. */
 	KUNIT_EXPECT_TRUE(test, fphint_rh_lived(0, 5));
 	/* Recycled within the life: churn, it waits the delay. */
 	KUNIT_EXPECT_FALSE(test, fphint_rh_lived(t, t));
@@ -98,10 +98,36 @@ static void fphint_test_rh_lived(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, fphint_rh_lived(t, t + life + 4));
 }
 
+static void fphint_test_window_verdict(struct kunit *test)
+{
+	const unsigned long min = FPHINT_TAKING_MIN_PAGES;
+
+	/* Churn: takes about what it frees. */
+	KUNIT_EXPECT_EQ(test, fphint_window_verdict(4 * min, 4 * min, 100), FPHINT_WINDOW_TAKING);
+	/* Half what was freed still recycles; less does not. */
+	KUNIT_EXPECT_EQ(test, fphint_window_verdict(min, 2 * min, 100), FPHINT_WINDOW_TAKING);
+	KUNIT_EXPECT_EQ(test, fphint_window_verdict(min, 2 * min + 1, 100),
+			FPHINT_WINDOW_NOT_TAKING);
+	/* A process freeing what it touched, the system's background taking little. */
+	KUNIT_EXPECT_EQ(test, fphint_window_verdict(min / 2, 35 * min, 100),
+			FPHINT_WINDOW_NOT_TAKING);
+	/* Nothing taken or freed (a stalled vCPU, an idle guest): no evidence. */
+	KUNIT_EXPECT_EQ(test, fphint_window_verdict(0, 0, 100), FPHINT_WINDOW_IDLE);
+	KUNIT_EXPECT_EQ(test, fphint_window_verdict(min - 1, min - 1, 100), FPHINT_WINDOW_IDLE);
+	/* Frees only, as much as a threshold: evidence against. */
+	KUNIT_EXPECT_EQ(test, fphint_window_verdict(0, min, 100), FPHINT_WINDOW_NOT_TAKING);
+	/* A window longer than a second says nothing of now. */
+	KUNIT_EXPECT_EQ(test, fphint_window_verdict(4 * min, 4 * min, FPHINT_SETTLED_LIFE_MS + 1),
+			FPHINT_WINDOW_IDLE);
+	KUNIT_EXPECT_EQ(test, fphint_window_verdict(4 * min, 4 * min, FPHINT_SETTLED_LIFE_MS),
+			FPHINT_WINDOW_TAKING);
+}
+
 static struct kunit_case fphint_region_cases[] = {
 	KUNIT_CASE(fphint_test_rh_heat),
 	KUNIT_CASE(fphint_test_rh_settle),
 	KUNIT_CASE(fphint_test_rh_lived),
+	KUNIT_CASE(fphint_test_window_verdict),
 	{}
 };
 

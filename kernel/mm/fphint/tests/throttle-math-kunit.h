@@ -57,9 +57,9 @@ static void fphint_test_backoff(struct kunit *test)
 	unsigned long t = 1000;
 
 	/* Much reported, much of it handed out again: churn, back off. */
-	KUNIT_EXPECT_EQ(test, fphint_backoff_step(&cw, 0, t, big, 0), 0U);
-	KUNIT_EXPECT_EQ(test, fphint_backoff_step(&cw, 0, t + 1, 0, big / 2), 1U);
-	KUNIT_EXPECT_EQ(test, fphint_backoff_step(&cw, FPHINT_BACKOFF_MAX, t + 2, 0, hp),
+	KUNIT_EXPECT_EQ(test, fphint_backoff_step(&cw, 0, t, big, 0, 0), 0U);
+	KUNIT_EXPECT_EQ(test, fphint_backoff_step(&cw, 0, t + 1, 0, big / 2, 0), 1U);
+	KUNIT_EXPECT_EQ(test, fphint_backoff_step(&cw, FPHINT_BACKOFF_MAX, t + 2, 0, hp, 0),
 			(unsigned int)FPHINT_BACKOFF_MAX);
 
 	/*
@@ -67,46 +67,56 @@ static void fphint_test_backoff(struct kunit *test)
 	 * pass that reported nothing: still churn (windows, not passes).
 	 */
 	cw = (struct fphint_churn_window){ .start = t, .last = t };
-	KUNIT_EXPECT_EQ(test, fphint_backoff_step(&cw, 0, t, hp, 0), 0U);
-	KUNIT_EXPECT_EQ(test, fphint_backoff_step(&cw, 0, t + 1, 0, 0), 0U);
-	KUNIT_EXPECT_EQ(test, fphint_backoff_step(&cw, 0, t + 2, 0, hp), 1U);
+	KUNIT_EXPECT_EQ(test, fphint_backoff_step(&cw, 0, t, hp, 0, 0), 0U);
+	KUNIT_EXPECT_EQ(test, fphint_backoff_step(&cw, 0, t + 1, 0, 0, 0), 0U);
+	KUNIT_EXPECT_EQ(test, fphint_backoff_step(&cw, 0, t + 2, 0, hp, 0), 1U);
 	/* ... also across the turn of a window. */
 	cw = (struct fphint_churn_window){ .start = t, .last = t };
-	fphint_backoff_step(&cw, 0, t + len - 1, hp, 0);
-	KUNIT_EXPECT_EQ(test, fphint_backoff_step(&cw, 0, t + len + 1, 0, hp), 1U);
+	fphint_backoff_step(&cw, 0, t + len - 1, hp, 0, 0);
+	KUNIT_EXPECT_EQ(test, fphint_backoff_step(&cw, 0, t + len + 1, 0, hp, 0), 1U);
 	/* Churn seen after a spell without passes longer than both windows: none. */
 	cw = (struct fphint_churn_window){ .start = t, .last = t };
-	fphint_backoff_step(&cw, 0, t, hp, 0);
-	KUNIT_EXPECT_EQ(test, fphint_backoff_step(&cw, 0, t + 2 * len, 0, big), 0U);
-	KUNIT_EXPECT_EQ(test, fphint_backoff_step(&cw, 0, t + 2 * len + 1, hp, 0), 0U);
-	KUNIT_EXPECT_EQ(test, fphint_backoff_step(&cw, 0, t + 2 * len + 2, 0, hp), 1U);
+	fphint_backoff_step(&cw, 0, t, hp, 0, 0);
+	KUNIT_EXPECT_EQ(test, fphint_backoff_step(&cw, 0, t + 2 * len, 0, big, 0), 0U);
+	KUNIT_EXPECT_EQ(test, fphint_backoff_step(&cw, 0, t + 2 * len + 1, hp, 0, 0), 0U);
+	KUNIT_EXPECT_EQ(test, fphint_backoff_step(&cw, 0, t + 2 * len + 2, 0, hp, 0), 1U);
+	/*
+	 * Churn counted before a release (the free lists gained over four
+	 * times as much since the last pass) steps no higher; the same churn
+	 * with the free lists steady, or after a take, does.
+	 */
+	cw = (struct fphint_churn_window){ .start = t, .last = t };
+	fphint_backoff_step(&cw, 0, t, hp, 0, 0);
+	KUNIT_EXPECT_EQ(test, fphint_backoff_step(&cw, 0, t + 1, 0, hp, 4 * hp + 1), 0U);
+	KUNIT_EXPECT_EQ(test, fphint_backoff_step(&cw, 0, t + 2, 0, hp, 4 * hp), 1U);
+	KUNIT_EXPECT_EQ(test, fphint_backoff_step(&cw, 1, t + 3, 0, hp, -(long)big), 2U);
 	/* Less than a huge page churned is not evidence yet. */
 	cw = (struct fphint_churn_window){ .start = t, .last = t };
-	fphint_backoff_step(&cw, 0, t, hp, 0);
-	KUNIT_EXPECT_EQ(test, fphint_backoff_step(&cw, 0, t + 1, 0, hp / 2), 0U);
+	fphint_backoff_step(&cw, 0, t, hp, 0, 0);
+	KUNIT_EXPECT_EQ(test, fphint_backoff_step(&cw, 0, t + 1, 0, hp / 2, 0), 0U);
 
 	/* A burst: much reported, nothing churned: recover pass by pass. */
 	cw = (struct fphint_churn_window){ .start = t, .last = t };
-	KUNIT_EXPECT_EQ(test, fphint_backoff_step(&cw, 3, t, big, 0), 2U);
-	KUNIT_EXPECT_EQ(test, fphint_backoff_step(&cw, 2, t + 1, 0, 0), 1U);
-	KUNIT_EXPECT_EQ(test, fphint_backoff_step(&cw, 0, t + 2, 0, 0), 0U);
+	KUNIT_EXPECT_EQ(test, fphint_backoff_step(&cw, 3, t, big, 0, 0), 2U);
+	KUNIT_EXPECT_EQ(test, fphint_backoff_step(&cw, 2, t + 1, 0, 0, 0), 1U);
+	KUNIT_EXPECT_EQ(test, fphint_backoff_step(&cw, 0, t + 2, 0, 0, 0), 0U);
 	/* Between the two thresholds: hold. */
 	cw = (struct fphint_churn_window){ .start = t, .last = t };
-	fphint_backoff_step(&cw, 2, t, big, 0);
-	KUNIT_EXPECT_EQ(test, fphint_backoff_step(&cw, 2, t + 1, 0, big / 8), 2U);
+	fphint_backoff_step(&cw, 2, t, big, 0, 0);
+	KUNIT_EXPECT_EQ(test, fphint_backoff_step(&cw, 2, t + 1, 0, big / 8, 0), 2U);
 	/* The clean evidence is two windows old: gone, hold. */
-	KUNIT_EXPECT_EQ(test, fphint_backoff_step(&cw, 2, t + 2 * len, 0, 0), 2U);
+	KUNIT_EXPECT_EQ(test, fphint_backoff_step(&cw, 2, t + 2 * len, 0, 0, 0), 2U);
 	/*
 	 * Backed off, churned regions never turn quiet and nothing is
 	 * reported: no evidence, hold (idle decay is fphint_backoff_now()).
 	 */
 	cw = (struct fphint_churn_window){ .start = t, .last = t };
-	KUNIT_EXPECT_EQ(test, fphint_backoff_step(&cw, 2, t, 0, 0), 2U);
-	KUNIT_EXPECT_EQ(test, fphint_backoff_step(&cw, 3, t + 1, 256, 0), 3U);
+	KUNIT_EXPECT_EQ(test, fphint_backoff_step(&cw, 2, t, 0, 0, 0), 2U);
+	KUNIT_EXPECT_EQ(test, fphint_backoff_step(&cw, 3, t + 1, 256, 0, 0), 3U);
 	/* A start long ago, or in the future after a wrap: a fresh window. */
 	cw = (struct fphint_churn_window){ .start = t, .last = t - 6,
 					   .reported = { big, big } };
-	KUNIT_EXPECT_EQ(test, fphint_backoff_step(&cw, 0, t - 5, 0, hp), 1U);
+	KUNIT_EXPECT_EQ(test, fphint_backoff_step(&cw, 0, t - 5, 0, hp, 0), 1U);
 	KUNIT_EXPECT_EQ(test, cw.start, t - 5);
 	KUNIT_EXPECT_EQ(test, cw.reported[1], 0UL);
 }
